@@ -1,0 +1,90 @@
+"""The shape every job shares: `parse_args(argv) -> JobConfig`, `run(spark, config)`, `main()`.
+
+    spark-submit jobs/<name>.py --env local|cluster --date YYYY-MM-DD [--set key=value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pyspark.sql import SparkSession
+
+from lib.config import ConfigError, JobConfig, load_job_config
+from lib.session import build_session
+
+P = TypeVar("P")
+log = logging.getLogger("cobuy")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_CONFIG = 2
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): '{text}'") from None
+
+
+def job_parser(job: str, description: str) -> argparse.ArgumentParser:
+    """The common arguments; a job adds its own before calling `config_from_args`."""
+    parser = argparse.ArgumentParser(prog=f"jobs/{job}.py", description=description)
+    parser.add_argument("--env", default="local", help="environment overlay: conf/env/<env>.toml")
+    parser.add_argument("--date", type=iso_date, required=True, help="run date (YYYY-MM-DD), written as dt")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config key (dotted for nested keys; spark.* keys go to the Spark conf)",
+    )
+    parser.add_argument("--conf-dir", type=Path, default=None, help="config folder (default: ./conf)")
+    return parser
+
+
+def config_from_args(
+    job: str, params_type: type[P], args: argparse.Namespace, extra_overrides: Sequence[str] = ()
+) -> JobConfig[P]:
+    return load_job_config(
+        job, params_type, env=args.env, run_date=args.date,
+        overrides=[*args.overrides, *extra_overrides], config_dir=args.conf_dir,
+    )
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def run_job(
+    job: str,
+    parse_args: Callable[[Sequence[str]], JobConfig[Any]],
+    run: Callable[[SparkSession, JobConfig[Any]], Any],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse, build the session, run, log a one-line summary; the exit code tells the scheduler."""
+    configure_logging()
+    try:
+        config = parse_args(list(sys.argv[1:] if argv is None else argv))
+    except ConfigError as error:
+        log.error("%s: bad configuration: %s", job, error)
+        return EXIT_BAD_CONFIG
+    started = time.monotonic()
+    spark = build_session(f"cobuy-{job}-{config.run_date}", config.spark_conf)
+    spark.sparkContext.setLogLevel(config.spark_conf.get("spark.cobuy.logLevel", "WARN"))
+    try:
+        summary = run(spark, config)
+    except Exception as error:  # noqa: BLE001 - any failure must end the job non-zero
+        log.exception("%s %s failed: %s", job, config.run_date, error)
+        return EXIT_FAILED
+    finally:
+        spark.stop()
+    log.info("%s %s ok in %.1fs: %s", job, config.run_date, time.monotonic() - started, summary)
+    return EXIT_OK

@@ -1,0 +1,338 @@
+"""The embedded Delta engine: Spark writes the Parquet files, delta-rs commits them to the log.
+
+Used where Delta's Spark classes are not on the classpath (a laptop, CI). A write goes in three steps:
+1. Spark writes the DataFrame as Parquet into `<table>/_staging/<write_id>/` (invisible to readers:
+   Delta ignores paths starting with `_`, and nothing there is in the log);
+2. the staged files are renamed into `<table>/<col>=<value>/` and their stats read from the footers;
+3. one Delta commit adds them and removes the replaced partitions' files.
+Until step 3 succeeds the table is unchanged; a failure removes the files of this write, and a kill
+leaves only unreferenced files that `vacuum` deletes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pyarrow.parquet as pq
+from deltalake import DeltaTable, Schema
+from deltalake.exceptions import CommitFailedError, TableNotFoundError as DeltaRsTableNotFound
+from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from lib.storage.errors import TableNotFoundError, WriteConflictError, WriteError
+
+STAGING_DIR = "_staging"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+MAX_COMMIT_ATTEMPTS = 5
+STATS_STRING_LIMIT = 32  # Delta truncates string stats; we leave longer strings out instead
+
+BeforeCommitHook = Callable[[list[AddAction]], None]
+
+
+def local_path(location: str) -> Path:
+    parsed = urlparse(location)
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path if parsed.scheme else location)
+    raise WriteError(
+        f"the embedded Delta engine writes only to local paths, not '{location}'; "
+        "use storage.engine = \"delta-spark\" with Delta's jars on the cluster"
+    )
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def exists(self, location: str) -> bool:
+        return DeltaTable.is_deltatable(location)
+
+    def _open(self, location: str, version: int | None = None) -> DeltaTable:
+        try:
+            return DeltaTable(location, version=version)
+        except DeltaRsTableNotFound:
+            raise TableNotFoundError(f"no Delta table at {location}") from None
+
+    def schema(self, location: str) -> T.StructType:
+        return T.StructType.fromJson(json.loads(self._open(location).schema().to_json()))
+
+    def partition_columns(self, location: str) -> list[str]:
+        return list(self._open(location).metadata().partition_columns)
+
+    def read(
+        self,
+        location: str,
+        partition_col: str | None,
+        start: dt.date | None,
+        end: dt.date | None,
+        version: int | None,
+    ) -> DataFrame:
+        table = self._open(location, version)
+        schema = T.StructType.fromJson(json.loads(table.schema().to_json()))
+        partitions = list(table.metadata().partition_columns)
+        filters = []
+        if partition_col and partition_col in partitions:
+            if start is not None:
+                filters.append((partition_col, ">=", start.isoformat()))
+            if end is not None:
+                filters.append((partition_col, "<=", end.isoformat()))
+        files = table.file_uris(partition_filters=filters or None)
+        if not files:
+            return self.spark.createDataFrame([], schema)
+        reader = self.spark.read.schema(schema)
+        if partitions:
+            # Partition values come from the `col=value/` directories this engine always writes.
+            reader = reader.option("basePath", location)
+        frame = reader.parquet(*files)
+        return frame.select(*[f.name for f in schema.fields])
+
+    def history(self, location: str, limit: int | None) -> list[dict]:
+        return self._open(location).history(limit)
+
+    def vacuum(self, location: str, retention_hours: int) -> list[str]:
+        table = self._open(location)
+        removed = table.vacuum(
+            retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True
+        )
+        cutoff = time.time() - retention_hours * 3600
+        staging = local_path(location) / STAGING_DIR
+        for leftover in staging.glob("*") if staging.exists() else []:
+            if leftover.stat().st_mtime <= cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+                removed.append(str(leftover.relative_to(local_path(location))))
+        return removed
+
+    def add_columns(self, location: str, fields: Sequence[T.StructField]) -> None:
+        from deltalake.schema import Field
+
+        delta_fields = [Field.from_json(json.dumps(f.jsonValue())) for f in fields]
+        self._open(location).alter.add_columns(delta_fields)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(
+        self,
+        location: str,
+        frame: DataFrame,
+        mode: str,
+        partition_by: Sequence[str],
+        replace_values: Sequence[str] | None,
+        operation: str,
+        before_commit: BeforeCommitHook | None = None,
+    ) -> tuple[int, tuple[str, ...]]:
+        """Write and commit; return the new version and the partitions replaced.
+
+        `mode` is append | overwrite | replace (the `replace_values` of the first partition column).
+        """
+        root = local_path(location)
+        write_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+        staging = root / STAGING_DIR / write_id
+        placed: list[Path] = []
+        committed = False
+        try:
+            writer = frame.write.mode("overwrite").option("compression", "snappy")
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
+            writer.parquet(str(staging))
+            actions, placed = self._place_staged_files(root, staging, write_id, partition_by)
+            if mode == "replace":
+                if replace_values is None:
+                    replace_values = sorted({str(a.partition_values[partition_by[0]]) for a in actions})
+                self._check_partitions_within(actions, partition_by[0], replace_values, location)
+                if not replace_values and DeltaTable.is_deltatable(location):
+                    return DeltaTable(location).version(), ()  # nothing to replace or add
+            if before_commit is not None:
+                before_commit(actions)
+            version = self._commit(location, frame.schema, actions, mode, partition_by, replace_values, operation)
+            committed = True
+            return version, tuple(replace_values or ())
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not committed:
+                for path in placed:
+                    path.unlink(missing_ok=True)
+            staging_parent = root / STAGING_DIR
+            if staging_parent.exists() and not any(staging_parent.iterdir()):
+                staging_parent.rmdir()
+
+    @staticmethod
+    def _check_partitions_within(
+        actions: list[AddAction], column: str, allowed: Sequence[str], location: str
+    ) -> None:
+        written = {a.partition_values[column] for a in actions}
+        outside = sorted(str(v) for v in written - set(allowed))
+        if outside:
+            raise WriteError(
+                f"{location}: the DataFrame has rows for {column} = {', '.join(outside)}, outside the "
+                f"partitions being replaced ({', '.join(allowed) or 'none'}); nothing was written"
+            )
+
+    def _place_staged_files(
+        self, root: Path, staging: Path, write_id: str, partition_by: Sequence[str]
+    ) -> tuple[list[AddAction], list[Path]]:
+        actions: list[AddAction] = []
+        placed: list[Path] = []
+        now_ms = int(time.time() * 1000)
+        for index, staged in enumerate(sorted(staging.rglob("*.parquet"))):
+            relative_dir = staged.parent.relative_to(staging)
+            partition_values: dict[str, str | None] = {}
+            for part in relative_dir.parts:
+                key, _, raw = part.partition("=")
+                value = unquote(raw)
+                partition_values[key] = None if value == NULL_PARTITION else value
+            if any(partition_values.get(c) is None for c in partition_by):
+                raise WriteError(f"{root}: rows with a null {', '.join(partition_by)} cannot be written")
+            target_dir = root / relative_dir
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / f"part-{index:05d}-{write_id}.snappy.parquet"
+            os.replace(staged, target)
+            placed.append(target)
+            actions.append(
+                AddAction(
+                    path=str(target.relative_to(root)),
+                    size=target.stat().st_size,
+                    partition_values=partition_values,
+                    modification_time=now_ms,
+                    data_change=True,
+                    stats=file_stats(target),
+                )
+            )
+        return actions, placed
+
+    def _commit(
+        self,
+        location: str,
+        spark_schema: T.StructType,
+        actions: list[AddAction],
+        mode: str,
+        partition_by: Sequence[str],
+        replace_values: Sequence[str] | None,
+        operation: str,
+    ) -> int:
+        schema = Schema.from_json(spark_schema.json())
+        properties = CommitProperties(custom_metadata={"cobuy.operation": operation}, max_commit_retries=0)
+        if not DeltaTable.is_deltatable(location):
+            try:
+                create_table_with_add_actions(
+                    location, schema, actions, mode="error", partition_by=list(partition_by),
+                    commit_properties=properties,
+                )
+                return 0
+            except Exception as error:  # noqa: BLE001 - a concurrent creator won: fall through
+                if not DeltaTable.is_deltatable(location):
+                    raise WriteError(f"{location}: could not create the table: {error}") from error
+        filters = None
+        delta_mode = "append"
+        if mode == "overwrite":
+            delta_mode = "overwrite"
+        elif mode == "replace":
+            delta_mode = "overwrite"
+            filters = [(partition_by[0], "in", list(replace_values or ()))]
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            table = DeltaTable(location)
+            read_version = table.version()
+            try:
+                table.create_write_transaction(
+                    actions, mode=delta_mode, schema=schema, partition_by=list(partition_by),
+                    partition_filters=filters, commit_properties=properties,
+                )
+                return DeltaTable(location).version()
+            except CommitFailedError as error:
+                clash = self._clashing_commits(location, read_version, mode, partition_by, replace_values)
+                if clash or attempt == MAX_COMMIT_ATTEMPTS - 1:
+                    raise WriteConflictError(
+                        f"{location}: a concurrent write committed version(s) {clash or 'after'} "
+                        f"{read_version} touching the same data ({error}); this write was not committed"
+                    ) from error
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _clashing_commits(
+        location: str,
+        read_version: int,
+        mode: str,
+        partition_by: Sequence[str],
+        replace_values: Sequence[str] | None,
+    ) -> list[int]:
+        """Versions committed after `read_version` that touch what this write reads or replaces."""
+        log_dir = local_path(location) / "_delta_log"
+        clashing = []
+        version = read_version + 1
+        while (entry := log_dir / f"{version:020d}.json").exists():
+            touched: set[str | None] = set()
+            whole_table = False
+            for line in entry.read_text().splitlines():
+                action = json.loads(line)
+                for kind in ("add", "remove"):
+                    if kind in action:
+                        values = action[kind].get("partitionValues") or {}
+                        touched.add(values.get(partition_by[0]) if partition_by else None)
+                if "metaData" in action:
+                    whole_table = True
+            if mode == "append":
+                pass  # blind appends never clash with other writers' files
+            elif mode == "overwrite" or whole_table or not partition_by:
+                clashing.append(version)
+            elif touched & set(replace_values or ()):
+                clashing.append(version)
+            version += 1
+        return clashing
+
+
+def _stat_value(value: object) -> object | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.datetime):
+        return None  # timestamp stats need careful truncation rules; leaving them out is safe
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value if len(value) <= STATS_STRING_LIMIT else None
+    return None
+
+
+def file_stats(path: Path) -> str:
+    """Delta per-file statistics (numRecords, nullCount, minValues, maxValues) from the Parquet footer."""
+    metadata = pq.read_metadata(path)
+    stats: dict[str, object] = {"numRecords": metadata.num_rows, "nullCount": {}, "minValues": {}, "maxValues": {}}
+    schema = metadata.schema
+    for column_index in range(metadata.num_columns):
+        column_path = schema.column(column_index).path
+        if "." in column_path:
+            continue  # nested leaves: Delta stats for nested types are optional
+        nulls, lows, highs, complete = 0, [], [], True
+        for group_index in range(metadata.num_row_groups):
+            column_stats = metadata.row_group(group_index).column(column_index).statistics
+            if column_stats is None:
+                complete = False
+                break
+            nulls += column_stats.null_count or 0
+            if column_stats.has_min_max:
+                lows.append(_stat_value(column_stats.min))
+                highs.append(_stat_value(column_stats.max))
+            elif column_stats.null_count != metadata.row_group(group_index).num_rows:
+                complete = False
+        if not complete:
+            continue
+        stats["nullCount"][column_path] = nulls  # type: ignore[index]
+        if lows and all(v is not None for v in lows + highs):
+            stats["minValues"][column_path] = min(lows)  # type: ignore[index]
+            stats["maxValues"][column_path] = max(highs)  # type: ignore[index]
+    return json.dumps(stats)
