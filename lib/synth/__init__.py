@@ -1,0 +1,1 @@
+"""The synthetic shop: realistic raw events with planted ground truth, generated with Spark."""

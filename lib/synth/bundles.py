@@ -1,0 +1,83 @@
+"""Planted complementary bundles: when an order holds the anchor, the companions join it with a
+known probability. Their ground truth lets tests check that the rule miner finds them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from lib.synth.catalog import leaf_count
+from lib.synth.spec import ShopSpec
+
+GROUND_TRUTH_SCHEMA = T.StructType(
+    [
+        T.StructField("bundle_id", T.IntegerType(), False),
+        T.StructField("anchor_item_id", T.StringType(), False),
+        T.StructField("companion_item_id", T.StringType(), False),
+        T.StructField("bundle_size", T.IntegerType(), False),
+        T.StructField("strength", T.DoubleType(), False),
+    ]
+)
+MEMBERS_SCHEMA = T.StructType(
+    [
+        T.StructField("bundle_id", T.IntegerType(), False),
+        T.StructField("anchor_number", T.LongType(), False),
+        T.StructField("companion_number", T.LongType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PlantedBundle:
+    bundle_id: int
+    anchor: int
+    companions: tuple[int, ...]
+
+
+def top_index_of(item_number: int, spec: ShopSpec) -> int:
+    per_top = spec.subcategories_per_top * spec.leaves_per_subcategory
+    return (item_number % leaf_count(spec)) // per_top
+
+
+def plan_bundles(spec: ShopSpec) -> list[PlantedBundle]:
+    """Anchors among the popular items, companions from the long tail of another top category.
+
+    Tail companions are rarely bought otherwise, so the planted rules stand out with a high lift.
+    Every second bundle has two companions, so planted triples exist too. Derived from the spec
+    alone (a few dozen numbers), not from data.
+    """
+    used: set[int] = set()
+    bundles = []
+    next_tail = spec.items - 1
+    for bundle_id in range(spec.bundles):
+        anchor = 3 + bundle_id * 5
+        if anchor >= spec.items // 2:
+            raise ValueError(f"{spec.bundles} bundles need more items than {spec.items}")
+        used.add(anchor)
+        companions: list[int] = []
+        wanted = 1 if bundle_id % 2 == 0 else 2
+        while len(companions) < wanted:
+            candidate = next_tail
+            next_tail -= 1
+            if candidate in used or top_index_of(candidate, spec) == top_index_of(anchor, spec):
+                continue
+            used.add(candidate)
+            companions.append(candidate)
+        bundles.append(PlantedBundle(bundle_id, anchor, tuple(companions)))
+    return bundles
+
+
+def bundle_members(spark: SparkSession, bundles: list[PlantedBundle]) -> DataFrame:
+    rows = [(b.bundle_id, b.anchor, c) for b in bundles for c in b.companions]
+    return spark.createDataFrame(rows, MEMBERS_SCHEMA)
+
+
+def ground_truth(spark: SparkSession, bundles: list[PlantedBundle], strength: float) -> DataFrame:
+    rows = [
+        (b.bundle_id, f"i{b.anchor:05d}", f"i{c:05d}", len(b.companions) + 1, float(strength))
+        for b in bundles
+        for c in b.companions
+    ]
+    return spark.createDataFrame(rows, GROUND_TRUTH_SCHEMA)
