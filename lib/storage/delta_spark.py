@@ -129,6 +129,10 @@ class DeltaSparkEngine:
             raise
         return self._version(location), tuple(replace_values or ())
 
+    def version(self, location: str) -> int:
+        """The table's latest version, -1 when there is no table yet."""
+        return self._version(location)
+
     def _version(self, location: str) -> int:
         if not self.exists(location):
             return -1
