@@ -24,8 +24,10 @@ CONFLICT_EXCEPTIONS = (
 
 def replace_where_predicate(column: str, values: Sequence[str]) -> str:
     """The `replaceWhere` predicate that selects exactly the partitions being replaced."""
+    if not values:
+        raise ValueError("replaceWhere needs at least one partition value")
     quoted = ", ".join(f"DATE'{dt.date.fromisoformat(v).isoformat()}'" for v in values)
-    return f"`{column}` IN ({quoted})"
+    return f"`{column.replace('`', '``')}` IN ({quoted})"
 
 
 class DeltaSparkEngine:
