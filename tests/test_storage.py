@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lib.schemas.events import EVENTS, EVENTS_SCHEMA
 from lib.storage import SchemaMismatchError, TableNotFoundError, TableStore, WriteConflictError, WriteError
 
 D1, D2, D3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
@@ -57,11 +58,17 @@ def files_on_disk(location: str) -> set[str]:
     }
 
 
+def paths_on_disk(location: str) -> set[str]:
+    """Every file and folder under the table except the log."""
+    root = Path(location)
+    return {str(p.relative_to(root)) for p in root.rglob("*") if "_delta_log" not in p.parts}
+
+
 def snapshot(store: TableStore, table: str) -> tuple[int, set[str], list[tuple]]:
-    """Version, files on disk and rows: what "exactly as before" compares."""
+    """Version, files and folders on disk, and rows: what "exactly as before" compares."""
     location = store.path(table)
-    rows = sorted(store.read(table).collect(), key=repr)
-    return DeltaTable(location).version(), files_on_disk(location), rows
+    rows = sorted(store.read(table).collect(), key=repr)  # a handful of test rows
+    return DeltaTable(location).version(), paths_on_disk(location), rows
 
 
 def assert_log_intact(location: str) -> None:
@@ -168,6 +175,21 @@ def test_rows_outside_the_dates_are_refused_and_nothing_is_written(spark, store)
     assert snapshot(store, "t") == before
 
 
+@pytest.mark.parametrize("write", ["replace", "append"])
+def test_rows_with_a_null_dt_are_refused_and_nothing_is_written(spark, store, write):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    before = snapshot(store, "t")
+    with_null_dt = frame(spark, [("x", 1, D1), ("y", 2, None)])
+
+    with pytest.raises(WriteError, match="rows with a null dt cannot be written"):
+        if write == "replace":
+            store.replace_partitions("t", with_null_dt, dates=[D1])
+        else:
+            store.append("t", with_null_dt)
+
+    assert snapshot(store, "t") == before
+
+
 def test_replace_without_dates_replaces_the_dates_the_frame_has(spark, store):
     store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
 
@@ -233,15 +255,22 @@ def test_history_has_one_version_per_write(spark, store):
 
 
 def test_deltalake_reads_the_same_rows_as_spark(spark, store):
-    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
-    store.replace_partitions("t", frame(spark, ROWS_D3), dates=[D3])
+    """On the canonical events schema: timestamps, doubles, NOT NULL columns, nulls."""
+    t0 = dt.datetime(2024, 1, 1, 23, 59, 59, 123456, tzinfo=dt.timezone.utc)
+    events = [
+        ("e1", t0, "u1", "s1", None, "i1", "view", None, None, "shop", D1),
+        ("e2", t0 + dt.timedelta(seconds=2), None, "s1", "o1", "i2", "purchase", 2, 9.99, "shop", D2),
+    ]
+    store.replace_partitions(EVENTS, spark.createDataFrame(events[:1], EVENTS_SCHEMA), dates=[D1])
+    store.replace_partitions(EVENTS, spark.createDataFrame(events[1:], EVENTS_SCHEMA), dates=[D2])
 
-    arrow = DeltaTable(store.path("t")).to_pyarrow_table()
+    arrow = DeltaTable(store.path(EVENTS)).to_pyarrow_table()
 
-    assert arrow.column_names == ["item_id", "quantity", "dt"]
-    assert_df_equality(
-        spark.createDataFrame(arrow.to_pylist(), SCHEMA), store.read("t"), ignore_row_order=True
-    )
+    assert arrow.column_names == EVENTS_SCHEMA.names
+    from_deltalake = spark.createDataFrame(arrow.to_pylist(), EVENTS_SCHEMA)
+    assert_df_equality(from_deltalake, store.read(EVENTS), ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(from_deltalake, spark.createDataFrame(events, EVENTS_SCHEMA), ignore_row_order=True)
+    assert store.schema(EVENTS) == EVENTS_SCHEMA
 
 
 def test_every_file_carries_stats(spark, store):
@@ -291,7 +320,7 @@ def test_a_failing_first_write_creates_no_table_and_leaves_no_files(spark, store
         store.replace_partitions("t", failing, dates=[D1])
 
     assert not store.exists("t")
-    assert files_on_disk(store.path("t")) == set()
+    assert not Path(store.path("t")).exists()
 
 
 def test_a_failure_just_before_the_commit_leaves_the_table_unchanged(spark, store):
@@ -328,6 +357,7 @@ KILLED_WRITER = textwrap.dedent(
 def test_a_process_killed_before_the_commit_leaves_the_table_unchanged(spark, store, warehouse, tmp_path):
     store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
     before = snapshot(store, "t")
+    files_before = files_on_disk(store.path("t"))
     script = tmp_path / "killed_writer.py"
     script.write_text(KILLED_WRITER)
 
@@ -337,8 +367,8 @@ def test_a_process_killed_before_the_commit_leaves_the_table_unchanged(spark, st
     )
 
     assert process.returncode == -9, process.stderr[-2000:]
-    version, files, rows = snapshot(store, "t")
-    leftovers = files - before[1]
+    version, _, rows = snapshot(store, "t")
+    leftovers = files_on_disk(store.path("t")) - files_before
     assert (version, rows) == (before[0], before[2])
     assert {Path(f).parent.name for f in leftovers if f.endswith(".parquet")} == {"dt=2024-01-01", "dt=2024-01-03"}
     # the leftovers are invisible: Spark's and deltalake's reads list only committed files
@@ -349,7 +379,7 @@ def test_a_process_killed_before_the_commit_leaves_the_table_unchanged(spark, st
 
     store.vacuum("t", 0)
 
-    assert files_on_disk(store.path("t")) == before[1]
+    assert files_on_disk(store.path("t")) == files_before
     assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + ROWS_D2, SCHEMA), ignore_row_order=True)
 
 
@@ -506,3 +536,22 @@ def test_a_writer_that_started_before_a_commit_to_its_date_conflicts(spark, stor
     store.replace_partitions("t", frame(spark, ROWS_D2), dates=[D2], before_commit=someone_commits_elsewhere)
     expected = [("other", 9, D1)] + ROWS_D2 + ROWS_D3
     assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
+
+
+@pytest.mark.parametrize(
+    ("second_rows", "second_dates", "both_land"),
+    [(ROWS_D3, [D3], True), ([("second", 2, D2)], [D2], False)],
+    ids=["different-dates", "same-date"],
+)
+def test_two_writers_creating_a_table_at_once(spark, store, warehouse, second_rows, second_dates, both_land):
+    outcomes = race(spark, warehouse, [(frame(spark, ROWS_D2), [D2]), (frame(spark, second_rows), second_dates)])
+
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    if both_land:
+        assert errors == []
+        expected = ROWS_D2 + second_rows
+    else:
+        assert [type(e) for e in errors] == [WriteConflictError], outcomes
+        expected = ROWS_D2 if isinstance(outcomes[1], Exception) else second_rows
+    assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
+    assert_log_intact(store.path("t"))

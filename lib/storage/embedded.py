@@ -7,6 +7,12 @@ Used where Delta's Spark classes are not on the classpath (a laptop, CI). A writ
 3. one Delta commit adds them and removes the replaced partitions' files.
 Until step 3 succeeds the table is unchanged; a failure removes the files of this write, and a kill
 leaves only unreferenced files that `vacuum` deletes.
+
+Concurrency is optimistic, as in Delta: the write remembers the version it started from; at commit,
+any later commit that touched one of its partitions (or changed the schema or partitioning) makes it a
+`WriteConflictError`, otherwise it commits on top of the latest version (retrying when another writer
+gets in first). Additive schema evolution commits the new columns just before the data, after the
+Spark job succeeded (two versions: delta-rs cannot change the schema inside a write transaction).
 """
 
 from __future__ import annotations
@@ -89,7 +95,7 @@ class EmbeddedEngine:
                 filters.append((partition_col, ">=", start.isoformat()))
             if end is not None:
                 filters.append((partition_col, "<=", end.isoformat()))
-        files = table.file_uris(partition_filters=filters or None)
+        files = table.file_uris(file_pruning_predicate=filters or None)  # partition pruning in the listing
         if not files:
             return self.spark.createDataFrame([], schema)
         reader = self.spark.read.schema(schema)
@@ -159,13 +165,15 @@ class EmbeddedEngine:
             if partition_by:
                 writer = writer.partitionBy(*partition_by)
             writer.parquet(str(staging))
-            actions, placed = self._place_staged_files(root, staging, write_id, partition_by)
+            staged = self._staged_files(root, staging, partition_by)  # validated before anything moves
             if mode == "replace":
+                written = sorted({str(values[partition_by[0]]) for _, _, values in staged})
                 if replace_values is None:
-                    replace_values = sorted({str(a.partition_values[partition_by[0]]) for a in actions})
-                self._check_partitions_within(actions, partition_by[0], replace_values, location)
+                    replace_values = written
+                self._check_partitions_within(written, partition_by[0], replace_values, location)
                 if not replace_values and DeltaTable.is_deltatable(location):
                     return DeltaTable(location).version(), ()  # nothing to replace or add
+            actions, placed = self._place_staged_files(root, staged, write_id, placed)
             if before_commit is not None:
                 before_commit(actions)
             version = self._commit(
@@ -183,39 +191,58 @@ class EmbeddedEngine:
             if not committed:
                 for path in placed:
                     path.unlink(missing_ok=True)
+                for directory in sorted({p.parent for p in placed}, key=lambda d: -len(d.parts)):
+                    _remove_if_empty(directory)  # partition folders this write created, if now empty
             _remove_if_empty(root / STAGING_DIR)
+            _remove_if_empty(root)  # a first write that failed leaves no empty table folder
 
     @staticmethod
     def _check_partitions_within(
-        actions: list[AddAction], column: str, allowed: Sequence[str], location: str
+        written: Sequence[str], column: str, allowed: Sequence[str], location: str
     ) -> None:
-        written = {a.partition_values[column] for a in actions}
-        outside = sorted(str(v) for v in written - set(allowed))
+        outside = sorted(set(written) - set(allowed))
         if outside:
             raise WriteError(
                 f"{location}: the DataFrame has rows for {column} = {', '.join(outside)}, outside the "
                 f"partitions being replaced ({', '.join(allowed) or 'none'}); nothing was written"
             )
 
-    def _place_staged_files(
-        self, root: Path, staging: Path, write_id: str, partition_by: Sequence[str]
-    ) -> tuple[list[AddAction], list[Path]]:
-        actions: list[AddAction] = []
-        placed: list[Path] = []
-        now_ms = int(time.time() * 1000)
-        for index, staged in enumerate(sorted(staging.rglob("*.parquet"))):
-            relative_dir = staged.parent.relative_to(staging)
+    @staticmethod
+    def _staged_files(
+        root: Path, staging: Path, partition_by: Sequence[str]
+    ) -> list[tuple[Path, Path, dict[str, str | None]]]:
+        """(staged file, its partition folder, partition values) for every file Spark wrote."""
+        staged = []
+        for path in sorted(staging.rglob("*.parquet")):
+            relative_dir = path.parent.relative_to(staging)
             partition_values: dict[str, str | None] = {}
             for part in relative_dir.parts:
                 key, _, raw = part.partition("=")
                 value = unquote(raw)
                 partition_values[key] = None if value == NULL_PARTITION else value
             if any(partition_values.get(c) is None for c in partition_by):
-                raise WriteError(f"{root}: rows with a null {', '.join(partition_by)} cannot be written")
+                raise WriteError(
+                    f"{root}: rows with a null {', '.join(partition_by)} cannot be written; nothing was written"
+                )
+            staged.append((path, relative_dir, partition_values))
+        return staged
+
+    @staticmethod
+    def _place_staged_files(
+        root: Path,
+        staged: list[tuple[Path, Path, dict[str, str | None]]],
+        write_id: str,
+        placed: list[Path],
+    ) -> tuple[list[AddAction], list[Path]]:
+        """Move the staged files into their partition folders; `placed` records each move at once,
+        so a failure part-way still lets the caller remove what was moved."""
+        actions: list[AddAction] = []
+        now_ms = int(time.time() * 1000)
+        for index, (path, relative_dir, partition_values) in enumerate(staged):
             target_dir = root / relative_dir
             target_dir.mkdir(parents=True, exist_ok=True)
             target = target_dir / f"part-{index:05d}-{write_id}.snappy.parquet"
-            os.replace(staged, target)
+            os.replace(path, target)
             placed.append(target)
             actions.append(
                 AddAction(
