@@ -14,7 +14,7 @@ import sys
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -97,16 +97,6 @@ def _merge(
             if isinstance(value, Mapping):
                 for sub in _all_keys(value, f"{dotted}."):
                     base_origin[sub] = source
-
-
-def _leaf_keys(mapping: Mapping[str, Any], prefix: str) -> list[str]:
-    keys = []
-    for key, value in mapping.items():
-        if isinstance(value, Mapping):
-            keys.extend(_leaf_keys(value, f"{prefix}{key}."))
-        else:
-            keys.append(f"{prefix}{key}")
-    return keys
 
 
 def _all_keys(mapping: Mapping[str, Any], prefix: str) -> list[str]:

@@ -7,7 +7,6 @@ as "same version, same rows, same files on disk".
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -433,6 +432,13 @@ def test_additive_schema_evolution_only_when_allowed(spark, store, warehouse):
     expected = [(i, q, d, None) for i, q, d in ROWS_D1] + [(i, q, d, c) for i, q, c, d in new_rows]
     assert_df_equality(store.read("t"), spark.createDataFrame(expected, expected_schema), ignore_row_order=True)
     assert_log_intact(store.path("t"))
+    # delta-rs cannot change the schema inside a write: the columns commit just before the data
+    operations = {h["version"]: h["cobuy.operation"] for h in store.history("t")}
+    assert operations == {
+        0: "cobuy replace t dt in ['2024-01-01']",
+        1: "cobuy replace t dt in ['2024-01-02'] (add columns)",
+        2: "cobuy replace t dt in ['2024-01-02']",
+    }
 
 
 def test_a_failing_evolving_write_leaves_the_schema_unchanged(spark, warehouse):
