@@ -561,3 +561,34 @@ def test_two_writers_creating_a_table_at_once(spark, store, warehouse, second_ro
         expected = ROWS_D2 if isinstance(outcomes[1], Exception) else second_rows
     assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
     assert_log_intact(store.path("t"))
+
+
+@pytest.mark.parametrize(("other_rows", "lands"), [(ROWS_D3, True), ([("other", 9, D2)], False)], ids=["other-date", "same-date"])
+def test_a_commit_that_loses_the_race_retries_only_when_no_date_clashes(spark, store, warehouse, monkeypatch, other_rows, lands):
+    """delta-rs refuses a commit from a stale snapshot (CommitFailedError) even for other dates:
+    the engine retries on the new snapshot when the winner touched none of its dates."""
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    other = TableStore(spark, warehouse, engine="embedded")
+    original = DeltaTable.create_write_transaction
+    attempts = []
+
+    def another_writer_commits_in_between(table, *args, **kwargs):
+        attempts.append(table.version())
+        if len(attempts) == 1:  # our snapshot (version 0) is open; someone else commits before we do
+            other.replace_partitions("t", frame(spark, other_rows), dates=sorted({r[2] for r in other_rows}))
+        return original(table, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", another_writer_commits_in_between)
+    mine = [("mine", 1, D2)]
+
+    if lands:
+        assert store.replace_partitions("t", frame(spark, mine), dates=[D2]).version == 2
+        expected = ROWS_D1 + mine + other_rows
+    else:
+        with pytest.raises(WriteConflictError, match="version\\(s\\) 1 after version 0"):
+            store.replace_partitions("t", frame(spark, mine), dates=[D2])
+        expected = ROWS_D1 + other_rows
+    # ours from version 0, the other writer's from 0, then (only when no date clashes) ours again from 1
+    assert attempts == ([0, 0, 1] if lands else [0, 0])
+    assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
+    assert_log_intact(store.path("t"))
