@@ -14,7 +14,7 @@ import sys
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -95,17 +95,17 @@ def _merge(
             base[key] = dict(value) if isinstance(value, Mapping) else value
             base_origin[dotted] = source
             if isinstance(value, Mapping):
-                for sub in _leaf_keys(value, f"{dotted}."):
+                for sub in _all_keys(value, f"{dotted}."):
                     base_origin[sub] = source
 
 
-def _leaf_keys(mapping: Mapping[str, Any], prefix: str) -> list[str]:
+def _all_keys(mapping: Mapping[str, Any], prefix: str) -> list[str]:
+    """Every dotted key in `mapping`, tables included (errors may be about a table as a whole)."""
     keys = []
     for key, value in mapping.items():
+        keys.append(f"{prefix}{key}")
         if isinstance(value, Mapping):
-            keys.extend(_leaf_keys(value, f"{prefix}{key}."))
-        else:
-            keys.append(f"{prefix}{key}")
+            keys.extend(_all_keys(value, f"{prefix}{key}."))
     return keys
 
 
@@ -126,7 +126,9 @@ def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"{SET_SOURCE}: expected key=value, got '{pair}'")
         if key.startswith("spark."):
-            nested.setdefault("spark", {})[key] = raw
+            # Spark settings stay strings ("1e3" must not become "1000.0"); a quoted TOML string is unquoted.
+            parsed = parse_set_value(raw)
+            nested.setdefault("spark", {})[key] = parsed if isinstance(parsed, str) else raw.strip()
             continue
         node = nested
         *parents, leaf = key.split(".")
@@ -188,6 +190,8 @@ def _coerce(value: Any, tp: Any, key: str, origin: dict[str, str], default_sourc
             return str(value)
         raise fail
     if tp is dt.date:
+        if isinstance(value, dt.datetime):
+            raise fail  # a TOML date-time is not a date; silently dropping the time would hide a typo
         if isinstance(value, dt.date):
             return value
         try:
@@ -195,13 +199,24 @@ def _coerce(value: Any, tp: Any, key: str, origin: dict[str, str], default_sourc
         except ValueError:
             raise fail from None
     if type_origin is tuple:
-        items = value.split(",") if isinstance(value, str) else value
+        from_string = isinstance(value, str)
+        items = [item.strip() for item in value.split(",") if value.strip()] if from_string else value
         if not isinstance(items, (list, tuple)):
             raise fail
-        item_type = args[0] if args else Any
+        if len(args) == 2 and args[1] is Ellipsis:
+            item_types = [args[0]] * len(items)
+        elif args:
+            if len(items) != len(args):
+                raise fail
+            item_types = list(args)
+        else:
+            item_types = [Any] * len(items)
+        if from_string:
+            # A comma-separated string (handy with --set a=x,y): non-string items are TOML literals,
+            # like --set values.
+            items = [item if item_type is str else parse_set_value(item) for item, item_type in zip(items, item_types)]
         return tuple(
-            _coerce(item.strip() if isinstance(item, str) else item, item_type, key, origin, default_source)
-            for item in items
+            _coerce(item, item_type, key, origin, default_source) for item, item_type in zip(items, item_types)
         )
     if type_origin in (Mapping, dict, typing.Mapping):
         if not isinstance(value, Mapping):
@@ -242,6 +257,8 @@ def build_dataclass(
 
 
 def _spark_conf(values: Mapping[str, Any], origin: dict[str, str], default_source: str) -> dict[str, str]:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{origin.get('spark', default_source)}: 'spark' must be a table of Spark settings")
     conf = {}
     for key, value in values.items():
         if not key.startswith("spark."):
@@ -286,7 +303,7 @@ def load_job_config(
     _merge(merged, origin, env_for_merge, str(env_file))
     job_overrides = env_layer.get("jobs", {}).get(job, {})
     _merge(merged, origin, job_overrides, str(env_file), prefix="")
-    for key in _leaf_keys(job_overrides, ""):
+    for key in _all_keys(job_overrides, ""):
         origin[key] = f"{env_file} [jobs.{job}]"
     _merge(merged, origin, parse_overrides(overrides), SET_SOURCE)
 

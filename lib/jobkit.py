@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,23 +68,40 @@ def run_job(
     parse_args: Callable[[Sequence[str]], JobConfig[Any]],
     run: Callable[[SparkSession, JobConfig[Any]], Any],
     argv: Sequence[str] | None = None,
+    session_factory: Callable[[str, Mapping[str, str]], SparkSession] | None = None,
 ) -> int:
-    """Parse, build the session, run, log a one-line summary; the exit code tells the scheduler."""
+    """Parse, build the session, run, log a one-line summary; the exit code tells the scheduler.
+
+    0 ok, 1 the run failed, 2 bad configuration or arguments. The session is stopped at the end
+    only if this call created it: a session that was already running (a test suite's, a notebook's)
+    is left alone. `session_factory(app_name, spark_conf)` replaces `build_session` (tests).
+    """
     configure_logging()
     try:
         config = parse_args(list(sys.argv[1:] if argv is None else argv))
     except ConfigError as error:
         log.error("%s: bad configuration: %s", job, error)
         return EXIT_BAD_CONFIG
+    except SystemExit as exit_:  # argparse: --help (0) or bad arguments (2, already printed)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_BAD_CONFIG
     started = time.monotonic()
-    spark = build_session(f"cobuy-{job}-{config.run_date}", config.spark_conf)
-    spark.sparkContext.setLogLevel(config.spark_conf.get("spark.cobuy.logLevel", "WARN"))
+    already_running = SparkSession.getActiveSession()
+    factory = session_factory or build_session
+    try:
+        spark = factory(f"cobuy-{job}-{config.run_date}", config.spark_conf)
+    except Exception as error:  # noqa: BLE001 - no session, no run: say why and fail
+        log.exception("%s %s: could not start Spark: %s", job, config.run_date, error)
+        return EXIT_FAILED
+    owns_session = session_factory is None and spark is not already_running
+    if owns_session:
+        spark.sparkContext.setLogLevel(config.spark_conf.get("spark.cobuy.logLevel", "WARN"))
     try:
         summary = run(spark, config)
     except Exception as error:  # noqa: BLE001 - any failure must end the job non-zero
         log.exception("%s %s failed: %s", job, config.run_date, error)
         return EXIT_FAILED
     finally:
-        spark.stop()
+        if owns_session:
+            spark.stop()
     log.info("%s %s ok in %.1fs: %s", job, config.run_date, time.monotonic() - started, summary)
     return EXIT_OK

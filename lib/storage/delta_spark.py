@@ -24,8 +24,10 @@ CONFLICT_EXCEPTIONS = (
 
 def replace_where_predicate(column: str, values: Sequence[str]) -> str:
     """The `replaceWhere` predicate that selects exactly the partitions being replaced."""
+    if not values:
+        raise ValueError("replaceWhere needs at least one partition value")
     quoted = ", ".join(f"DATE'{dt.date.fromisoformat(v).isoformat()}'" for v in values)
-    return f"`{column}` IN ({quoted})"
+    return f"`{column.replace('`', '``')}` IN ({quoted})"
 
 
 class DeltaSparkEngine:
@@ -128,6 +130,10 @@ class DeltaSparkEngine:
                 ) from error
             raise
         return self._version(location), tuple(replace_values or ())
+
+    def version(self, location: str) -> int:
+        """The table's latest version, -1 when there is no table yet."""
+        return self._version(location)
 
     def _version(self, location: str) -> int:
         if not self.exists(location):

@@ -7,6 +7,12 @@ Used where Delta's Spark classes are not on the classpath (a laptop, CI). A writ
 3. one Delta commit adds them and removes the replaced partitions' files.
 Until step 3 succeeds the table is unchanged; a failure removes the files of this write, and a kill
 leaves only unreferenced files that `vacuum` deletes.
+
+Concurrency is optimistic, as in Delta: the write remembers the version it started from; at commit,
+any later commit that touched one of its partitions (or changed the schema or partitioning) makes it a
+`WriteConflictError`, otherwise it commits on top of the latest version (retrying when another writer
+gets in first). Additive schema evolution commits the new columns just before the data, after the
+Spark job succeeded (two versions: delta-rs cannot change the schema inside a write transaction).
 """
 
 from __future__ import annotations
@@ -89,7 +95,7 @@ class EmbeddedEngine:
                 filters.append((partition_col, ">=", start.isoformat()))
             if end is not None:
                 filters.append((partition_col, "<=", end.isoformat()))
-        files = table.file_uris(partition_filters=filters or None)
+        files = table.file_uris(file_pruning_predicate=filters or None)  # partition pruning in the listing
         if not files:
             return self.spark.createDataFrame([], schema)
         reader = self.spark.read.schema(schema)
@@ -123,6 +129,10 @@ class EmbeddedEngine:
 
     # -- writing -------------------------------------------------------------------------------
 
+    def version(self, location: str) -> int:
+        """The table's latest version, -1 when there is no table yet."""
+        return DeltaTable(location).version() if DeltaTable.is_deltatable(location) else -1
+
     def write(
         self,
         location: str,
@@ -132,12 +142,20 @@ class EmbeddedEngine:
         replace_values: Sequence[str] | None,
         operation: str,
         before_commit: BeforeCommitHook | None = None,
+        read_version: int | None = None,
+        add_fields: Sequence[T.StructField] = (),
     ) -> tuple[int, tuple[str, ...]]:
         """Write and commit; return the new version and the partitions replaced.
 
         `mode` is append | overwrite | replace (the `replace_values` of the first partition column).
+        `read_version` is the version the caller checked the schema against (default: the latest
+        when the write starts): a commit after it that touches what this write replaces is a
+        conflict. `add_fields` are columns to add to the table (additive schema evolution); they
+        are committed only after the Spark job succeeded, just before the data.
         """
         root = local_path(location)
+        if read_version is None:
+            read_version = self.version(location)
         write_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
         staging = root / STAGING_DIR / write_id
         placed: list[Path] = []
@@ -147,58 +165,84 @@ class EmbeddedEngine:
             if partition_by:
                 writer = writer.partitionBy(*partition_by)
             writer.parquet(str(staging))
-            actions, placed = self._place_staged_files(root, staging, write_id, partition_by)
+            staged = self._staged_files(root, staging, partition_by)  # validated before anything moves
             if mode == "replace":
+                written = sorted({str(values[partition_by[0]]) for _, _, values in staged})
                 if replace_values is None:
-                    replace_values = sorted({str(a.partition_values[partition_by[0]]) for a in actions})
-                self._check_partitions_within(actions, partition_by[0], replace_values, location)
+                    replace_values = written
+                self._check_partitions_within(written, partition_by[0], replace_values, location)
                 if not replace_values and DeltaTable.is_deltatable(location):
                     return DeltaTable(location).version(), ()  # nothing to replace or add
+            actions, placed = self._place_staged_files(root, staged, write_id, placed)
             if before_commit is not None:
                 before_commit(actions)
-            version = self._commit(location, frame.schema, actions, mode, partition_by, replace_values, operation)
+            version = self._commit(
+                location, frame.schema, actions, mode, partition_by, replace_values, operation,
+                read_version=read_version, write_id=write_id, add_fields=tuple(add_fields),
+            )
             committed = True
             return version, tuple(replace_values or ())
+        except _Committed as landed:
+            # The commit landed but something after it failed: the files are the table's now.
+            committed = True
+            return landed.version, tuple(replace_values or ())
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if not committed:
                 for path in placed:
                     path.unlink(missing_ok=True)
-            staging_parent = root / STAGING_DIR
-            if staging_parent.exists() and not any(staging_parent.iterdir()):
-                staging_parent.rmdir()
+                for directory in sorted({p.parent for p in placed}, key=lambda d: -len(d.parts)):
+                    _remove_if_empty(directory)  # partition folders this write created, if now empty
+            _remove_if_empty(root / STAGING_DIR)
+            _remove_if_empty(root)  # a first write that failed leaves no empty table folder
 
     @staticmethod
     def _check_partitions_within(
-        actions: list[AddAction], column: str, allowed: Sequence[str], location: str
+        written: Sequence[str], column: str, allowed: Sequence[str], location: str
     ) -> None:
-        written = {a.partition_values[column] for a in actions}
-        outside = sorted(str(v) for v in written - set(allowed))
+        outside = sorted(set(written) - set(allowed))
         if outside:
             raise WriteError(
                 f"{location}: the DataFrame has rows for {column} = {', '.join(outside)}, outside the "
                 f"partitions being replaced ({', '.join(allowed) or 'none'}); nothing was written"
             )
 
-    def _place_staged_files(
-        self, root: Path, staging: Path, write_id: str, partition_by: Sequence[str]
-    ) -> tuple[list[AddAction], list[Path]]:
-        actions: list[AddAction] = []
-        placed: list[Path] = []
-        now_ms = int(time.time() * 1000)
-        for index, staged in enumerate(sorted(staging.rglob("*.parquet"))):
-            relative_dir = staged.parent.relative_to(staging)
+    @staticmethod
+    def _staged_files(
+        root: Path, staging: Path, partition_by: Sequence[str]
+    ) -> list[tuple[Path, Path, dict[str, str | None]]]:
+        """(staged file, its partition folder, partition values) for every file Spark wrote."""
+        staged = []
+        for path in sorted(staging.rglob("*.parquet")):
+            relative_dir = path.parent.relative_to(staging)
             partition_values: dict[str, str | None] = {}
             for part in relative_dir.parts:
                 key, _, raw = part.partition("=")
                 value = unquote(raw)
                 partition_values[key] = None if value == NULL_PARTITION else value
             if any(partition_values.get(c) is None for c in partition_by):
-                raise WriteError(f"{root}: rows with a null {', '.join(partition_by)} cannot be written")
+                raise WriteError(
+                    f"{root}: rows with a null {', '.join(partition_by)} cannot be written; nothing was written"
+                )
+            staged.append((path, relative_dir, partition_values))
+        return staged
+
+    @staticmethod
+    def _place_staged_files(
+        root: Path,
+        staged: list[tuple[Path, Path, dict[str, str | None]]],
+        write_id: str,
+        placed: list[Path],
+    ) -> tuple[list[AddAction], list[Path]]:
+        """Move the staged files into their partition folders; `placed` records each move at once,
+        so a failure part-way still lets the caller remove what was moved."""
+        actions: list[AddAction] = []
+        now_ms = int(time.time() * 1000)
+        for index, (path, relative_dir, partition_values) in enumerate(staged):
             target_dir = root / relative_dir
             target_dir.mkdir(parents=True, exist_ok=True)
             target = target_dir / f"part-{index:05d}-{write_id}.snappy.parquet"
-            os.replace(staged, target)
+            os.replace(path, target)
             placed.append(target)
             actions.append(
                 AddAction(
@@ -221,10 +265,16 @@ class EmbeddedEngine:
         partition_by: Sequence[str],
         replace_values: Sequence[str] | None,
         operation: str,
+        read_version: int = -1,
+        write_id: str = "",
+        add_fields: Sequence[T.StructField] = (),
     ) -> int:
+        """One Delta commit of `actions`, or WriteConflictError when a commit after `read_version`
+        touched what this write replaces (optimistic concurrency, as Delta itself does)."""
         schema = Schema.from_json(spark_schema.json())
-        properties = CommitProperties(custom_metadata={"cobuy.operation": operation}, max_commit_retries=0)
-        if not DeltaTable.is_deltatable(location):
+        metadata = {"cobuy.operation": operation, "cobuy.write_id": write_id}
+        properties = CommitProperties(custom_metadata=metadata, max_commit_retries=0)
+        if read_version < 0 and not DeltaTable.is_deltatable(location):
             try:
                 create_table_with_add_actions(
                     location, schema, actions, mode="error", partition_by=list(partition_by),
@@ -234,6 +284,8 @@ class EmbeddedEngine:
             except Exception as error:  # noqa: BLE001 - a concurrent creator won: fall through
                 if not DeltaTable.is_deltatable(location):
                     raise WriteError(f"{location}: could not create the table: {error}") from error
+                if self._find_commit(location, -1, write_id) is not None:
+                    raise _Committed(0) from error
         filters = None
         delta_mode = "append"
         if mode == "overwrite":
@@ -241,55 +293,124 @@ class EmbeddedEngine:
         elif mode == "replace":
             delta_mode = "overwrite"
             filters = [(partition_by[0], "in", list(replace_values or ()))]
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
+        own_versions: set[int] = set()
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
             table = DeltaTable(location)
-            read_version = table.version()
+            latest = table.version()
+            clash = self._clashing_commits(
+                location, read_version, latest, own_versions, spark_schema, mode, partition_by, replace_values
+            )
+            if clash:
+                raise WriteConflictError(
+                    f"{location}: a concurrent write committed version(s) {', '.join(map(str, clash))} after "
+                    f"version {read_version}, which this write started from, touching the same data; "
+                    "this write was not committed"
+                )
             try:
+                if add_fields and not own_versions:
+                    from deltalake.schema import Field
+
+                    table.alter.add_columns(
+                        [Field.from_json(json.dumps(f.jsonValue())) for f in add_fields],
+                        commit_properties=CommitProperties(
+                            custom_metadata={**metadata, "cobuy.operation": f"{operation} (add columns)"},
+                            max_commit_retries=0,
+                        ),
+                    )
+                    own_versions.add(table.version())
+                    continue
                 table.create_write_transaction(
                     actions, mode=delta_mode, schema=schema, partition_by=list(partition_by),
                     partition_filters=filters, commit_properties=properties,
                 )
-                return DeltaTable(location).version()
-            except CommitFailedError as error:
-                clash = self._clashing_commits(location, read_version, mode, partition_by, replace_values)
-                if clash or attempt == MAX_COMMIT_ATTEMPTS - 1:
-                    raise WriteConflictError(
-                        f"{location}: a concurrent write committed version(s) {clash or 'after'} "
-                        f"{read_version} touching the same data ({error}); this write was not committed"
-                    ) from error
-        raise AssertionError("unreachable")
+            except CommitFailedError:
+                continue  # someone committed since `latest`: look at what they did, then retry
+            try:
+                found = self._find_commit(location, latest, write_id)
+            except Exception:  # noqa: BLE001 - the data is committed whatever happens here
+                found = None
+            return found if found is not None else latest + 1
+        raise WriteConflictError(
+            f"{location}: gave up after {MAX_COMMIT_ATTEMPTS} attempts to commit among concurrent writers; "
+            "this write was not committed"
+        )
+
+    @staticmethod
+    def _find_commit(location: str, after_version: int, write_id: str) -> int | None:
+        """The version after `after_version` whose commitInfo carries `write_id`, if any."""
+        log_dir = local_path(location) / "_delta_log"
+        version = after_version + 1
+        while (entry := log_dir / f"{version:020d}.json").exists():
+            for line in entry.read_text().splitlines():
+                info = json.loads(line).get("commitInfo")
+                if info is not None and info.get("cobuy.write_id") == write_id:
+                    return version
+            version += 1
+        return None
 
     @staticmethod
     def _clashing_commits(
         location: str,
         read_version: int,
+        latest: int,
+        own_versions: set[int],
+        spark_schema: T.StructType,
         mode: str,
         partition_by: Sequence[str],
         replace_values: Sequence[str] | None,
     ) -> list[int]:
-        """Versions committed after `read_version` that touch what this write reads or replaces."""
+        """Versions in (read_version, latest], not ours, that touch what this write replaces or
+        change the table's schema or partitioning away from what this write was checked against."""
+        from lib.storage.schema_check import diff_schemas
+
         log_dir = local_path(location) / "_delta_log"
         clashing = []
-        version = read_version + 1
-        while (entry := log_dir / f"{version:020d}.json").exists():
+        for version in range(read_version + 1, latest + 1):
+            if version in own_versions:
+                continue
             touched: set[str | None] = set()
-            whole_table = False
-            for line in entry.read_text().splitlines():
+            incompatible = False
+            for line in (log_dir / f"{version:020d}.json").read_text().splitlines():
                 action = json.loads(line)
                 for kind in ("add", "remove"):
                     if kind in action:
                         values = action[kind].get("partitionValues") or {}
                         touched.add(values.get(partition_by[0]) if partition_by else None)
                 if "metaData" in action:
-                    whole_table = True
-            if mode == "append":
-                pass  # blind appends never clash with other writers' files
-            elif mode == "overwrite" or whole_table or not partition_by:
+                    meta = action["metaData"]
+                    table_schema = T.StructType.fromJson(json.loads(meta["schemaString"]))
+                    incompatible = incompatible or (
+                        list(meta.get("partitionColumns") or []) != list(partition_by)
+                        or not diff_schemas(table_schema, spark_schema).is_empty
+                    )
+                if "protocol" in action and version > 0:
+                    incompatible = True
+            if incompatible:
                 clashing.append(version)
+            elif mode == "append":
+                pass  # blind appends never clash with other writers' files
+            elif mode == "overwrite" or not partition_by:
+                if touched:
+                    clashing.append(version)
             elif touched & set(replace_values or ()):
                 clashing.append(version)
-            version += 1
         return clashing
+
+
+class _Committed(Exception):  # noqa: N818 - control flow, never escapes this module
+    """The commit landed (as `version`); nothing after this point may undo the write's files."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """Remove the staging folder when no other write uses it; racing writers may refill it."""
+    try:
+        directory.rmdir()
+    except OSError:
+        pass  # not empty (another write is staging) or already gone
 
 
 def _stat_value(value: object) -> object | None:

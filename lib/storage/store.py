@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -121,6 +121,14 @@ class TableStore:
         """
         if PARTITION_COLUMN not in frame.columns:
             raise SchemaMismatchError(f"table '{table}': the DataFrame has no '{PARTITION_COLUMN}' column")
+        dt_type = frame.schema[PARTITION_COLUMN].dataType
+        if not isinstance(dt_type, T.DateType):
+            raise SchemaMismatchError(
+                f"table '{table}': column '{PARTITION_COLUMN}' must be date, got {dt_type.simpleString()}; "
+                "nothing was written"
+            )
+        if dates is not None and any(isinstance(d, dt.datetime) or not isinstance(d, dt.date) for d in dates):
+            raise WriteError(f"table '{table}': dates must be datetime.date values, got {list(dates)!r}")
         values = None if dates is None else sorted({d.isoformat() for d in dates})
         return self._write(table, frame, "replace", (PARTITION_COLUMN,), values, before_commit)
 
@@ -143,9 +151,16 @@ class TableStore:
         before_commit: BeforeCommitHook | None,
     ) -> WriteResult:
         location = self.path(table)
-        frame, merge_schema = self._conform(table, location, frame, partition_by)
+        embedded = isinstance(self.engine, EmbeddedEngine)
+        # The version the schema is checked against is the one the write starts from: a commit
+        # after it that touches the same partitions makes this write a conflict.
+        read_version = self.engine.version(location) if embedded else None
+        frame, added = self._conform(table, location, frame, partition_by)
         operation = f"cobuy {mode} {table}" + (f" {PARTITION_COLUMN} in {values}" if values else "")
-        kwargs = {"merge_schema": merge_schema} if isinstance(self.engine, DeltaSparkEngine) else {}
+        if embedded:
+            kwargs = {"read_version": read_version, "add_fields": added}
+        else:
+            kwargs = {"merge_schema": bool(added)}
         version, replaced = self.engine.write(
             location, frame, mode, partition_by, values, operation, before_commit, **kwargs
         )
@@ -154,10 +169,16 @@ class TableStore:
 
     def _conform(
         self, table: str, location: str, frame: DataFrame, partition_by: tuple[str, ...]
-    ) -> tuple[DataFrame, bool]:
-        """Check `frame` against the table's schema; order its columns like the table's."""
+    ) -> tuple[DataFrame, tuple[T.StructField, ...]]:
+        """Check `frame` against the table's schema; order its columns like the table's.
+
+        Returns the frame to write and the columns it adds to the table (additive evolution, only
+        when allowed). The engine adds those columns after the Spark job succeeded, so a failed write
+        leaves the schema as it was. A non-nullable table column fails the Spark job on a null, as
+        Delta's own writers do.
+        """
         if not self.engine.exists(location):
-            return frame, False
+            return frame, ()
         existing_partitions = self.engine.partition_columns(location)
         if list(existing_partitions) != list(partition_by):
             raise SchemaMismatchError(
@@ -166,14 +187,25 @@ class TableStore:
             )
         table_schema = self.engine.schema(location)
         diff = diff_schemas(table_schema, frame.schema)
-        if diff.is_empty:
-            return frame.select(*[F.col(f"`{f.name}`") for f in table_schema.fields]), False
-        if diff.is_additive and self.allow_schema_evolution:
-            self.engine.add_columns(location, diff.added)
-            ordered = [f.name for f in table_schema.fields] + [f.name for f in diff.added]
-            return frame.select(*[F.col(f"`{n}`") for n in ordered]), True
-        hint = "" if not diff.is_additive else " (set storage.allow_schema_evolution = true to add them)"
-        raise SchemaMismatchError(
-            f"table '{table}' at {location}: the DataFrame's schema differs from the table's: "
-            f"{diff.describe()}{hint}; nothing was written"
-        )
+        added: tuple[T.StructField, ...] = ()
+        if not diff.is_empty:
+            if not (diff.is_additive and self.allow_schema_evolution):
+                hint = "" if not diff.is_additive else " (set storage.allow_schema_evolution = true to add them)"
+                raise SchemaMismatchError(
+                    f"table '{table}' at {location}: the DataFrame's schema differs from the table's: "
+                    f"{diff.describe()}{hint}; nothing was written"
+                )
+            added = diff.added
+        frame_fields = {f.name: f for f in frame.schema.fields}
+        columns = [
+            _enforce_not_null(table, f.name) if not f.nullable and frame_fields[f.name].nullable else F.col(f"`{f.name}`")
+            for f in table_schema.fields
+        ]
+        return frame.select(*columns, *[F.col(f"`{f.name}`") for f in added]), added
+
+
+def _enforce_not_null(table: str, column: str) -> Column:
+    """The column, failing the Spark job (so nothing is written) when it holds a null."""
+    value = F.col(f"`{column}`")
+    message = f"table '{table}': column '{column}' is NOT NULL in the table but the DataFrame has a null there"
+    return F.when(value.isNull(), F.raise_error(F.lit(message))).otherwise(value).alias(column)

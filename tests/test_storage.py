@@ -1,0 +1,594 @@
+"""The table layer's guarantees (issue 2, point 5), on the embedded engine.
+
+Every test compares whole DataFrames (chispa) or whole file sets; "nothing was written" is checked
+as "same version, same rows, same files on disk".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from chispa import assert_df_equality
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lib.schemas.events import EVENTS, EVENTS_SCHEMA
+from lib.storage import SchemaMismatchError, TableNotFoundError, TableStore, WriteConflictError, WriteError
+
+D1, D2, D3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+SCHEMA = T.StructType(
+    [
+        T.StructField("item_id", T.StringType(), True),
+        T.StructField("quantity", T.IntegerType(), True),
+        T.StructField("dt", T.DateType(), True),
+    ]
+)
+ROWS_D1 = [("a", 1, D1), ("b", None, D1), (None, 3, D1)]  # null rows in a value and a string column
+ROWS_D2 = [("a", 10, D2), ("c", -2, D2)]
+ROWS_D3 = [("z", 7, D3)]
+
+
+def frame(spark: SparkSession, rows: list[tuple], schema: T.StructType = SCHEMA) -> DataFrame:
+    # One input partition: one file per dt, so file-level expectations are exact.
+    return spark.createDataFrame(rows, schema).coalesce(1)
+
+
+def files_on_disk(location: str) -> set[str]:
+    """Every file under the table except the log: data files, staged files, anything left behind."""
+    root = Path(location)
+    if not root.exists():
+        return set()
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and "_delta_log" not in p.parts
+    }
+
+
+def paths_on_disk(location: str) -> set[str]:
+    """Every file and folder under the table except the log."""
+    root = Path(location)
+    return {str(p.relative_to(root)) for p in root.rglob("*") if "_delta_log" not in p.parts}
+
+
+def snapshot(store: TableStore, table: str) -> tuple[int, set[str], list[tuple]]:
+    """Version, files and folders on disk, and rows: what "exactly as before" compares."""
+    location = store.path(table)
+    rows = sorted(store.read(table).collect(), key=repr)  # a handful of test rows
+    return DeltaTable(location).version(), paths_on_disk(location), rows
+
+
+def assert_log_intact(location: str) -> None:
+    """The log opens with deltalake and every version in it reads."""
+    latest = DeltaTable(location).version()
+    for version in range(latest + 1):
+        DeltaTable(location, version=version).to_pyarrow_table()
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def test_replace_then_read_returns_every_row(spark, store):
+    result = store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+
+    assert (result.version, result.partitions) == (0, ("2024-01-01", "2024-01-02"))
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + ROWS_D2, SCHEMA), ignore_row_order=True)
+
+
+def test_read_date_range_prunes_to_the_files_of_those_dates(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2 + ROWS_D3), dates=[D1, D2, D3])
+    location = store.path("t")
+
+    between = store.read("t", start=D2, end=D3)
+    from_d2 = store.read("t", start=D2)
+    until_d1 = store.read("t", end=D1)
+
+    assert_df_equality(between, spark.createDataFrame(ROWS_D2 + ROWS_D3, SCHEMA), ignore_row_order=True)
+    assert_df_equality(from_d2, spark.createDataFrame(ROWS_D2 + ROWS_D3, SCHEMA), ignore_row_order=True)
+    assert_df_equality(until_d1, spark.createDataFrame(ROWS_D1, SCHEMA), ignore_row_order=True)
+    # Pruning happens in the listing: Spark is handed only the needed dates' files.
+    listed = {Path(f).parent.name for f in between.inputFiles()}
+    assert listed == {"dt=2024-01-02", "dt=2024-01-03"}
+    # deltalake's own pruning works on date-typed partitions with ISO strings.
+    table = DeltaTable(location)
+    pruned = {Path(f).parent.name for f in table.file_uris(partition_filters=[("dt", ">=", "2024-01-02")])}
+    assert pruned == {"dt=2024-01-02", "dt=2024-01-03"}
+
+
+def test_read_as_of_a_version(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    store.replace_partitions("t", frame(spark, [("new", 5, D1)]), dates=[D1])
+
+    assert_df_equality(store.read("t", version=0), spark.createDataFrame(ROWS_D1, SCHEMA), ignore_row_order=True)
+    assert_df_equality(store.read("t"), spark.createDataFrame([("new", 5, D1)], SCHEMA), ignore_row_order=True)
+
+
+def test_empty_date_range_reads_as_empty_with_the_tables_schema(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+
+    assert_df_equality(store.read("t", start=D2, end=D3), spark.createDataFrame([], SCHEMA))
+
+
+def test_missing_table_raises_naming_it_or_reads_empty_with_empty_schema(spark, store):
+    with pytest.raises(TableNotFoundError, match="'nope'"):
+        store.read("nope")
+
+    assert_df_equality(store.read("nope", empty_schema=SCHEMA), spark.createDataFrame([], SCHEMA))
+    assert not store.exists("nope")
+
+
+# -- replacing partitions ------------------------------------------------------------------------
+
+
+def test_rerun_of_a_date_replaces_never_doubles_and_leaves_other_dates(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+    rerun = [("a", 100, D2)]
+
+    store.replace_partitions("t", frame(spark, rerun), dates=[D2])
+    store.replace_partitions("t", frame(spark, rerun), dates=[D2])
+
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + rerun, SCHEMA), ignore_row_order=True)
+    # the replaced files are gone from the current version: one file per date
+    current = {Path(f).parent.name for f in DeltaTable(store.path("t")).file_uris()}
+    assert sorted(current) == ["dt=2024-01-01", "dt=2024-01-02"]
+    assert len(DeltaTable(store.path("t")).file_uris()) == 2
+
+
+def test_a_date_with_no_rows_is_emptied(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+
+    result = store.replace_partitions("t", frame(spark, ROWS_D3), dates=[D2, D3])
+
+    assert result.partitions == ("2024-01-02", "2024-01-03")
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + ROWS_D3, SCHEMA), ignore_row_order=True)
+
+
+def test_replacing_with_an_empty_frame_empties_the_dates(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+
+    store.replace_partitions("t", spark.createDataFrame([], SCHEMA), dates=[D2])
+
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1, SCHEMA), ignore_row_order=True)
+    assert DeltaTable(store.path("t")).version() == 1
+
+
+def test_rows_outside_the_dates_are_refused_and_nothing_is_written(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    before = snapshot(store, "t")
+
+    with pytest.raises(WriteError, match="dt = 2024-01-02.*nothing was written"):
+        store.replace_partitions("t", frame(spark, [("x", 1, D1), ("y", 2, D2)]), dates=[D1])
+
+    assert snapshot(store, "t") == before
+
+
+@pytest.mark.parametrize("write", ["replace", "append"])
+def test_rows_with_a_null_dt_are_refused_and_nothing_is_written(spark, store, write):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    before = snapshot(store, "t")
+    with_null_dt = frame(spark, [("x", 1, D1), ("y", 2, None)])
+
+    with pytest.raises(WriteError, match="rows with a null dt cannot be written"):
+        if write == "replace":
+            store.replace_partitions("t", with_null_dt, dates=[D1])
+        else:
+            store.append("t", with_null_dt)
+
+    assert snapshot(store, "t") == before
+
+
+def test_replace_without_dates_replaces_the_dates_the_frame_has(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+
+    result = store.replace_partitions("t", frame(spark, ROWS_D3 + [("q", 0, D1)]))
+
+    assert result.partitions == ("2024-01-01", "2024-01-03")
+    expected = ROWS_D2 + ROWS_D3 + [("q", 0, D1)]
+    assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
+
+
+def test_replace_needs_a_date_typed_dt_column(spark, store):
+    as_string = T.StructType([T.StructField("item_id", T.StringType()), T.StructField("dt", T.StringType())])
+
+    with pytest.raises(SchemaMismatchError, match="'dt'.*date"):
+        store.replace_partitions("t", spark.createDataFrame([("a", "2024-01-01")], as_string), dates=[D1])
+    with pytest.raises(SchemaMismatchError, match="no 'dt' column"):
+        store.replace_partitions("t", spark.createDataFrame([("a",)], "item_id string"), dates=[D1])
+
+    assert not store.exists("t")
+
+
+# -- append, overwrite, history ----------------------------------------------------------------
+
+
+def test_append_adds_rows(spark, store):
+    store.append("t", frame(spark, ROWS_D1))
+    store.append("t", frame(spark, ROWS_D1 + ROWS_D2))
+
+    expected = spark.createDataFrame(ROWS_D1 + ROWS_D1 + ROWS_D2, SCHEMA)
+    assert_df_equality(store.read("t"), expected, ignore_row_order=True)
+
+
+def test_overwrite_replaces_the_whole_table(spark, store):
+    items = T.StructType([T.StructField("item_id", T.StringType()), T.StructField("price", T.DoubleType())])
+    store.overwrite("items", spark.createDataFrame([("a", 1.0), ("b", None)], items), partition_by=())
+
+    store.overwrite("items", spark.createDataFrame([("c", 2.5)], items), partition_by=())
+
+    assert_df_equality(store.read("items"), spark.createDataFrame([("c", 2.5)], items), ignore_row_order=True)
+    assert DeltaTable(store.path("items")).metadata().partition_columns == []
+    store.overwrite("t", frame(spark, ROWS_D1 + ROWS_D2))
+    store.overwrite("t", frame(spark, ROWS_D3))
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D3, SCHEMA), ignore_row_order=True)
+
+
+def test_history_has_one_version_per_write(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    store.append("t", frame(spark, ROWS_D2))
+    store.replace_partitions("t", frame(spark, ROWS_D2), dates=[D2])
+    store.overwrite("t", frame(spark, ROWS_D3))
+
+    history = store.history("t")
+
+    assert sorted(h["version"] for h in history) == [0, 1, 2, 3]
+    operations = {h["version"]: h["cobuy.operation"] for h in history}
+    assert operations == {
+        0: "cobuy replace t dt in ['2024-01-01']",
+        1: "cobuy append t",
+        2: "cobuy replace t dt in ['2024-01-02']",
+        3: "cobuy overwrite t",
+    }
+    assert_log_intact(store.path("t"))
+
+
+def test_deltalake_reads_the_same_rows_as_spark(spark, store):
+    """On the canonical events schema: timestamps, doubles, NOT NULL columns, nulls."""
+    t0 = dt.datetime(2024, 1, 1, 23, 59, 59, 123456, tzinfo=dt.timezone.utc)
+    events = [
+        ("e1", t0, "u1", "s1", None, "i1", "view", None, None, "shop", D1),
+        ("e2", t0 + dt.timedelta(seconds=2), None, "s1", "o1", "i2", "purchase", 2, 9.99, "shop", D2),
+    ]
+    store.replace_partitions(EVENTS, spark.createDataFrame(events[:1], EVENTS_SCHEMA), dates=[D1])
+    store.replace_partitions(EVENTS, spark.createDataFrame(events[1:], EVENTS_SCHEMA), dates=[D2])
+
+    arrow = DeltaTable(store.path(EVENTS)).to_pyarrow_table()
+
+    assert arrow.column_names == EVENTS_SCHEMA.names
+    from_deltalake = spark.createDataFrame(arrow.to_pylist(), EVENTS_SCHEMA)
+    assert_df_equality(from_deltalake, store.read(EVENTS), ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(from_deltalake, spark.createDataFrame(events, EVENTS_SCHEMA), ignore_row_order=True)
+    assert store.schema(EVENTS) == EVENTS_SCHEMA
+
+
+def test_every_file_carries_stats(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+
+    actions = pa.table(DeltaTable(store.path("t")).get_add_actions(flatten=True)).to_pylist()
+    stats = sorted(
+        (
+            a["partition.dt"], a["num_records"],
+            a["null_count.item_id"], a["min.item_id"], a["max.item_id"],
+            a["null_count.quantity"], a["min.quantity"], a["max.quantity"],
+        )
+        for a in actions
+    )
+
+    assert stats == [
+        (D1, 3, 1, "a", "b", 1, 1, 3),
+        (D2, 2, 0, "a", "c", 0, -2, 10),
+    ]
+
+
+# -- failures leave the table as it was ---------------------------------------------------------
+
+
+def test_a_failing_spark_job_leaves_the_table_unchanged_and_no_files(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+    before = snapshot(store, "t")
+    raw = spark.createDataFrame([("a", "1", D1), ("b", "not a number", D2)], "item_id string, q string, dt date")
+    failing = raw.select("item_id", F.col("q").cast("int").alias("quantity"), "dt")  # ANSI cast error
+
+    with pytest.raises(Exception, match="not a number"):
+        store.replace_partitions("t", failing, dates=[D1, D2])
+
+    assert snapshot(store, "t") == before
+
+
+def test_a_failing_first_write_creates_no_table_and_leaves_no_files(spark, store):
+    @F.udf(T.IntegerType())
+    def explode_on_b(item_id):
+        if item_id == "b":
+            raise ValueError("boom in a UDF")
+        return 1
+
+    failing = frame(spark, ROWS_D1).withColumn("quantity", explode_on_b("item_id"))
+
+    with pytest.raises(Exception, match="boom in a UDF"):
+        store.replace_partitions("t", failing, dates=[D1])
+
+    assert not store.exists("t")
+    assert not Path(store.path("t")).exists()
+
+
+def test_a_failure_just_before_the_commit_leaves_the_table_unchanged(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    before = snapshot(store, "t")
+
+    def fail(actions):
+        assert [a.partition_values for a in actions] == [{"dt": "2024-01-01"}]
+        raise RuntimeError("lost the connection")
+
+    with pytest.raises(RuntimeError, match="lost the connection"):
+        store.replace_partitions("t", frame(spark, [("new", 1, D1)]), dates=[D1], before_commit=fail)
+
+    assert snapshot(store, "t") == before
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import datetime as dt, os, signal, sys
+    from lib.session import build_session
+    from lib.storage import TableStore
+    spark = build_session("killed-writer", {"spark.master": "local[1]", "spark.ui.enabled": "false",
+                                            "spark.sql.shuffle.partitions": "1"})
+    store = TableStore(spark, sys.argv[1], engine="embedded")
+    frame = spark.createDataFrame([("killed", 1, dt.date(2024, 1, 1)), ("killed", 2, dt.date(2024, 1, 3))],
+                                  "item_id string, quantity int, dt date")
+    store.replace_partitions("t", frame, dates=[dt.date(2024, 1, 1), dt.date(2024, 1, 3)],
+                             before_commit=lambda actions: os.kill(os.getpid(), signal.SIGKILL))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_process_killed_before_the_commit_leaves_the_table_unchanged(spark, store, warehouse, tmp_path):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+    before = snapshot(store, "t")
+    files_before = files_on_disk(store.path("t"))
+    script = tmp_path / "killed_writer.py"
+    script.write_text(KILLED_WRITER)
+
+    process = subprocess.run(
+        [sys.executable, str(script), warehouse], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+    )
+
+    assert process.returncode == -9, process.stderr[-2000:]
+    version, _, rows = snapshot(store, "t")
+    leftovers = files_on_disk(store.path("t")) - files_before
+    assert (version, rows) == (before[0], before[2])
+    assert {Path(f).parent.name for f in leftovers if f.endswith(".parquet")} == {"dt=2024-01-01", "dt=2024-01-03"}
+    # the leftovers are invisible: Spark's and deltalake's reads list only committed files
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + ROWS_D2, SCHEMA), ignore_row_order=True)
+    assert sorted(DeltaTable(store.path("t")).to_pyarrow_table().to_pylist(), key=repr) == sorted(
+        (dict(zip(SCHEMA.names, r)) for r in ROWS_D1 + ROWS_D2), key=repr
+    )
+
+    store.vacuum("t", 0)
+
+    assert files_on_disk(store.path("t")) == files_before
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + ROWS_D2, SCHEMA), ignore_row_order=True)
+
+
+def test_vacuum_removes_replaced_files_but_keeps_the_current_ones(spark, store):
+    store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
+    store.replace_partitions("t", frame(spark, ROWS_D3), dates=[D2, D3])
+    current = {str(Path(f).relative_to(store.path("t"))) for f in DeltaTable(store.path("t")).file_uris()}
+
+    store.vacuum("t", 0)
+
+    assert files_on_disk(store.path("t")) == current
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + ROWS_D3, SCHEMA), ignore_row_order=True)
+
+
+# -- schemas -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ddl", "rows", "message"),
+    [
+        ("item_id string, quantity long, dt date", [("a", 1, D2)], "column quantity is bigint but the table has int"),
+        ("item_id string, dt date", [("a", D2)], "missing columns quantity"),
+        ("item_id string, quantity int, colour string, dt date", [("a", 1, "red", D2)], "unexpected columns colour"),
+    ],
+    ids=["changed-type", "missing", "added"],
+)
+def test_a_schema_mismatch_is_refused_naming_the_columns_and_nothing_is_written(spark, store, ddl, rows, message):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    before = snapshot(store, "t")
+
+    with pytest.raises(SchemaMismatchError, match=message):
+        store.replace_partitions("t", spark.createDataFrame(rows, ddl), dates=[D2])
+
+    assert snapshot(store, "t") == before
+
+
+def test_additive_schema_evolution_only_when_allowed(spark, store, warehouse):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    wider = T.StructType([*SCHEMA.fields[:2], T.StructField("colour", T.StringType()), SCHEMA.fields[2]])
+    new_rows = [("a", 1, "red", D2), ("b", 2, None, D2)]
+    before = snapshot(store, "t")
+
+    with pytest.raises(SchemaMismatchError, match=r"unexpected columns colour \(string\).*allow_schema_evolution"):
+        store.replace_partitions("t", frame(spark, new_rows, wider), dates=[D2])
+    assert snapshot(store, "t") == before
+
+    evolving = TableStore(spark, warehouse, engine="embedded", allow_schema_evolution=True)
+    evolving.replace_partitions("t", frame(spark, new_rows, wider), dates=[D2])
+
+    expected_schema = T.StructType([*SCHEMA.fields, T.StructField("colour", T.StringType())])
+    expected = [(i, q, d, None) for i, q, d in ROWS_D1] + [(i, q, d, c) for i, q, c, d in new_rows]
+    assert_df_equality(store.read("t"), spark.createDataFrame(expected, expected_schema), ignore_row_order=True)
+    assert_log_intact(store.path("t"))
+    # delta-rs cannot change the schema inside a write: the columns commit just before the data
+    operations = {h["version"]: h["cobuy.operation"] for h in store.history("t")}
+    assert operations == {
+        0: "cobuy replace t dt in ['2024-01-01']",
+        1: "cobuy replace t dt in ['2024-01-02'] (add columns)",
+        2: "cobuy replace t dt in ['2024-01-02']",
+    }
+
+
+def test_a_failing_evolving_write_leaves_the_schema_unchanged(spark, warehouse):
+    evolving = TableStore(spark, warehouse, engine="embedded", allow_schema_evolution=True)
+    evolving.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    before = snapshot(evolving, "t")
+    wider = frame(spark, [("a", 1, D2)]).withColumn("colour", F.lit("red").cast("int"))  # ANSI cast error
+
+    with pytest.raises(Exception, match="red"):
+        evolving.replace_partitions("t", wider, dates=[D2])
+
+    assert snapshot(evolving, "t") == before
+    assert evolving.schema("t") == SCHEMA
+
+
+def test_nulls_in_a_non_nullable_column_are_refused(spark, store):
+    strict = T.StructType([T.StructField("item_id", T.StringType(), False), SCHEMA.fields[2]])
+    store.replace_partitions("t", spark.createDataFrame([("a", D1)], strict), dates=[D1])
+    before = snapshot(store, "t")
+    loose = T.StructType([T.StructField("item_id", T.StringType(), True), SCHEMA.fields[2]])
+
+    with pytest.raises(Exception, match="item_id"):
+        store.replace_partitions("t", spark.createDataFrame([(None, D2)], loose), dates=[D2])
+
+    assert snapshot(store, "t") == before
+    store.replace_partitions("t", spark.createDataFrame([("b", D2)], loose), dates=[D2])
+    expected = spark.createDataFrame([("a", D1), ("b", D2)], loose)
+    assert_df_equality(store.read("t"), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# -- concurrent writers ------------------------------------------------------------------------
+
+
+def race(spark: SparkSession, warehouse: str, writes: list[tuple[DataFrame, list[dt.date]]]) -> list[object]:
+    """Run the writes in threads through separate TableStores, all committing at the same moment."""
+    barrier = threading.Barrier(len(writes), timeout=120)
+    outcomes: list[object] = [None] * len(writes)
+
+    def write(index: int, data: DataFrame, dates: list[dt.date]) -> None:
+        store = TableStore(spark, warehouse, engine="embedded")
+        try:
+            outcomes[index] = store.replace_partitions("t", data, dates=dates, before_commit=lambda _: barrier.wait())
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=write, args=(i, d, ds)) for i, (d, ds) in enumerate(writes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_two_writers_to_different_dates_both_land(spark, store, warehouse):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+
+    outcomes = race(spark, warehouse, [(frame(spark, ROWS_D2), [D2]), (frame(spark, ROWS_D3), [D3])])
+
+    assert sorted(o.version for o in outcomes) == [1, 2], outcomes
+    expected = spark.createDataFrame(ROWS_D1 + ROWS_D2 + ROWS_D3, SCHEMA)
+    assert_df_equality(store.read("t"), expected, ignore_row_order=True)
+    assert_log_intact(store.path("t"))
+
+
+def test_two_writers_to_the_same_date_one_lands_one_conflicts(spark, store, warehouse):
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    first, second = [("first", 1, D2)], [("second", 2, D2)]
+
+    outcomes = race(spark, warehouse, [(frame(spark, first), [D2]), (frame(spark, second), [D2])])
+
+    conflicts = [o for o in outcomes if isinstance(o, WriteConflictError)]
+    landed = [o for o in outcomes if not isinstance(o, Exception)]
+    assert (len(conflicts), len(landed)) == (1, 1), outcomes
+    assert "not committed" in str(conflicts[0])
+    winner = first if outcomes[0] is landed[0] else second
+    assert_df_equality(store.read("t"), spark.createDataFrame(ROWS_D1 + winner, SCHEMA), ignore_row_order=True)
+    assert DeltaTable(store.path("t")).version() == 1
+    assert_log_intact(store.path("t"))
+    # the loser's files are invisible and vacuum takes them away
+    store.vacuum("t", 0)
+    current = {str(Path(f).relative_to(store.path("t"))) for f in DeltaTable(store.path("t")).file_uris()}
+    assert files_on_disk(store.path("t")) == current
+
+
+def test_a_writer_that_started_before_a_commit_to_its_date_conflicts(spark, store, warehouse):
+    """Optimistic concurrency from the write's start: a commit to our date while we computed wins."""
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    other = TableStore(spark, warehouse, engine="embedded")
+
+    def someone_else_commits_first(_actions):
+        other.replace_partitions("t", frame(spark, [("other", 9, D1)]), dates=[D1])
+
+    with pytest.raises(WriteConflictError):
+        store.replace_partitions("t", frame(spark, [("mine", 1, D1)]), dates=[D1], before_commit=someone_else_commits_first)
+
+    assert_df_equality(store.read("t"), spark.createDataFrame([("other", 9, D1)], SCHEMA), ignore_row_order=True)
+    # a commit to another date in the meantime is not a conflict
+    def someone_commits_elsewhere(_actions):
+        other.replace_partitions("t", frame(spark, ROWS_D3), dates=[D3])
+
+    store.replace_partitions("t", frame(spark, ROWS_D2), dates=[D2], before_commit=someone_commits_elsewhere)
+    expected = [("other", 9, D1)] + ROWS_D2 + ROWS_D3
+    assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
+
+
+@pytest.mark.parametrize(
+    ("second_rows", "second_dates", "both_land"),
+    [(ROWS_D3, [D3], True), ([("second", 2, D2)], [D2], False)],
+    ids=["different-dates", "same-date"],
+)
+def test_two_writers_creating_a_table_at_once(spark, store, warehouse, second_rows, second_dates, both_land):
+    outcomes = race(spark, warehouse, [(frame(spark, ROWS_D2), [D2]), (frame(spark, second_rows), second_dates)])
+
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    if both_land:
+        assert errors == []
+        expected = ROWS_D2 + second_rows
+    else:
+        assert [type(e) for e in errors] == [WriteConflictError], outcomes
+        expected = ROWS_D2 if isinstance(outcomes[1], Exception) else second_rows
+    assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
+    assert_log_intact(store.path("t"))
+
+
+@pytest.mark.parametrize(("other_rows", "lands"), [(ROWS_D3, True), ([("other", 9, D2)], False)], ids=["other-date", "same-date"])
+def test_a_commit_that_loses_the_race_retries_only_when_no_date_clashes(spark, store, warehouse, monkeypatch, other_rows, lands):
+    """delta-rs refuses a commit from a stale snapshot (CommitFailedError) even for other dates:
+    the engine retries on the new snapshot when the winner touched none of its dates."""
+    store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
+    other = TableStore(spark, warehouse, engine="embedded")
+    original = DeltaTable.create_write_transaction
+    attempts = []
+
+    def another_writer_commits_in_between(table, *args, **kwargs):
+        attempts.append(table.version())
+        if len(attempts) == 1:  # our snapshot (version 0) is open; someone else commits before we do
+            other.replace_partitions("t", frame(spark, other_rows), dates=sorted({r[2] for r in other_rows}))
+        return original(table, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", another_writer_commits_in_between)
+    mine = [("mine", 1, D2)]
+
+    if lands:
+        assert store.replace_partitions("t", frame(spark, mine), dates=[D2]).version == 2
+        expected = ROWS_D1 + mine + other_rows
+    else:
+        with pytest.raises(WriteConflictError, match="version\\(s\\) 1 after version 0"):
+            store.replace_partitions("t", frame(spark, mine), dates=[D2])
+        expected = ROWS_D1 + other_rows
+    # ours from version 0, the other writer's from 0, then (only when no date clashes) ours again from 1
+    assert attempts == ([0, 0, 1] if lands else [0, 0])
+    assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
+    assert_log_intact(store.path("t"))
