@@ -130,8 +130,17 @@ def read_csv(spark: SparkSession, paths: Sequence[str], options: CsvOptions) -> 
 
 
 def read_json(spark: SparkSession, paths: Sequence[str], columns: Sequence[str]) -> RawInput:
-    """JSON lines; only the named columns are read (any JSON value arrives as its text)."""
+    """JSON lines; only the named columns are read (any JSON value arrives as its text).
+
+    JSON has no header, so a mapped field that no record has is found by one counting pass.
+    """
     frame = _wrap_missing(paths, lambda: _permissive(spark, _string_schema(columns)).json(list(paths)))
+    present = frame.agg(*[F.count(F.col(f"`{c}`")).alias(c) for c in columns]).collect()[0].asDict()  # one row
+    absent = [c for c in columns if present[c] == 0]
+    if absent and sum(present.values()) > 0:
+        raise IngestInputError(
+            f"field(s) {', '.join(repr(c) for c in absent)} mapped in config occur in no record of {', '.join(paths)}"
+        )
     return RawInput(with_reader_columns(frame, columns, F.to_json), tuple(columns), tuple(paths), F.to_json)
 
 
