@@ -1,0 +1,1 @@
+"""Ingest: raw shop exports into the canonical `events` and `items` tables, with every row accounted for."""
