@@ -25,5 +25,8 @@ step() {
 
 echo "cobuy demo: a synthetic shop of $DAYS days ending $DATE (logs in $LOGS/)"
 step generate --date "$DATE" --set days="$DAYS"
+# User ids are pseudonymised with a keyed HMAC; a real deployment keeps the key in a secret store.
+export COBUY_PSEUDONYM_SECRET=${COBUY_PSEUDONYM_SECRET:-cobuy-demo-secret-not-for-production}
+step ingest --from "$FIRST" --to "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"
 cat "warehouse/_reports/summary-$DATE.txt"

@@ -63,10 +63,8 @@ class IngestParams:
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig[IngestParams]:
-    parser = job_parser(JOB, "Raw shop exports -> events, items, quarantine, ingest_audit")
-    for action in parser._actions:  # noqa: SLF001 - --date is optional here: --from/--to may replace it
-        if "--date" in action.option_strings:
-            action.required = False
+    # --date is optional here: --from/--to may replace it
+    parser = job_parser(JOB, "Raw shop exports -> events, items, quarantine, ingest_audit", date_required=False)
     parser.add_argument("--from", dest="date_from", type=iso_date, help="first date of a range")
     parser.add_argument("--to", dest="date_to", type=iso_date, help="last date of a range")
     parser.add_argument("--input", default=None, help="file, folder or glob to read instead of the landing path")

@@ -34,11 +34,13 @@ def iso_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): '{text}'") from None
 
 
-def job_parser(job: str, description: str) -> argparse.ArgumentParser:
+def job_parser(job: str, description: str, date_required: bool = True) -> argparse.ArgumentParser:
     """The common arguments; a job adds its own before calling `config_from_args`."""
     parser = argparse.ArgumentParser(prog=f"jobs/{job}.py", description=description)
     parser.add_argument("--env", default="local", help="environment overlay: conf/env/<env>.toml")
-    parser.add_argument("--date", type=iso_date, required=True, help="run date (YYYY-MM-DD), written as dt")
+    parser.add_argument(
+        "--date", type=iso_date, required=date_required, help="run date (YYYY-MM-DD), written as dt"
+    )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config key (dotted for nested keys; spark.* keys go to the Spark conf)",

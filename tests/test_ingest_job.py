@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from jobs import ingest
 from lib.config import ConfigError
 from lib.ingest.pseudonymise import SecretError
 from lib.ingest.read import IngestInputError
@@ -25,15 +24,6 @@ D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
 TABLES = ("events", "items", "quarantine", "ingest_audit")
 
 
-def _load_job():
-    spec = importlib.util.spec_from_file_location("cobuy_job_ingest", Path(__file__).parent.parent / "jobs" / "ingest.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ingest = _load_job()
 
 
 def pseudonym(user: str) -> str:
