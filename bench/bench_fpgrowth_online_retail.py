@@ -93,6 +93,8 @@ def main() -> None:
     spark: SparkSession = build_session("cobuy-bench-fpgrowth-online-retail", {
         "spark.master": args.master, "spark.driver.memory": "4g", "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2",
+        # MLlib serialises FP-trees recursively: deep trees (long baskets) overflow the default stack.
+        "spark.driver.extraJavaOptions": "-Xss32m", "spark.executor.extraJavaOptions": "-Xss32m",
     })
     spark.sparkContext.setLogLevel("ERROR")
     try:
