@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from lib.config import ConfigError, JobConfig
 from lib.jobkit import config_from_args, job_parser, run_job
@@ -28,7 +27,7 @@ from lib.rules.outputs import (
     RANKING_METRICS, association_rules_table, bought_together_table, bundles_table, category_rules_table,
     frequent_itemsets_table,
 )
-from lib.rules.pipeline import MiningParams, MiningResult, mine_rules
+from lib.rules.pipeline import MiningParams, mine_rules
 from lib.rules.pruning import PruningParams
 from lib.schemas.events import EVENT_TYPES, EVENTS, EVENTS_SCHEMA, ITEMS, ITEMS_SCHEMA
 from lib.schemas.rules import (

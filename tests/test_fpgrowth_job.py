@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.fpgrowth import parse_args, run

@@ -6,7 +6,6 @@ import random
 
 import pytest
 from chispa import assert_approx_df_equality
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lib.rules.metrics import with_rule_metrics
