@@ -1,0 +1,70 @@
+"""Chaining the steps: baskets -> itemsets -> candidate rules -> metrics, p-values, pruning.
+
+Used by jobs/fpgrowth.py (for items and for categories) and by the benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+
+from lib.rules.metrics import candidate_rules, with_n, with_rule_metrics
+from lib.rules.mining import mine_itemsets, with_support
+from lib.rules.pruning import PruningParams, filter_thresholds, with_max_sub_confidence, with_status
+from lib.rules.significance import with_bh_adjusted, with_p_value
+
+
+@dataclass(frozen=True)
+class MiningParams:
+    min_count: int  # absolute, already resolved from min_support / min_count
+    min_confidence: float
+    min_lift: float
+    max_rule_length: int
+    num_partitions: int
+    fdr_buckets: int = 16
+
+
+@dataclass
+class MiningResult:
+    """Persisted frames; call `unpersist()` when the outputs are written."""
+
+    n_baskets: int
+    itemsets: DataFrame  # items, size, count, support
+    candidates: DataFrame  # every candidate rule with metrics and p-values (the BH population)
+    rules: DataFrame  # rules above the thresholds, with max_sub_confidence and status
+
+    def unpersist(self) -> None:
+        self.candidates.unpersist()
+        self.itemsets.unpersist()
+
+
+def score_candidates(itemsets: DataFrame, n_baskets: int, max_rule_length: int) -> DataFrame:
+    """Every candidate rule with counts, metrics and its Fisher p-value (not persisted)."""
+    return with_p_value(with_rule_metrics(with_n(candidate_rules(itemsets, max_rule_length), n_baskets)))
+
+
+def rules_from_itemsets(
+    itemsets: DataFrame, n_baskets: int, params: MiningParams, pruning: PruningParams
+) -> tuple[DataFrame, DataFrame]:
+    """(candidates, rules): BH over all candidates, redundancy against all candidates, then the
+    confidence/lift thresholds and the pruning status. `candidates` is persisted."""
+    candidates = score_candidates(itemsets, n_baskets, params.max_rule_length).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    adjusted = with_bh_adjusted(candidates, buckets=params.fdr_buckets)
+    with_subs = with_max_sub_confidence(adjusted)
+    rules = with_status(filter_thresholds(with_subs, params.min_confidence, params.min_lift), pruning)
+    return candidates, rules
+
+
+def mine_rules(baskets: DataFrame, n_baskets: int, params: MiningParams, pruning: PruningParams) -> MiningResult:
+    """Mine `baskets` (basket_id, items) of which there are `n_baskets` (> 0)."""
+    if n_baskets <= 0:
+        raise ValueError("mine_rules needs at least one basket")
+    itemsets = with_support(
+        mine_itemsets(baskets, params.min_count, n_baskets, params.num_partitions), n_baskets
+    ).persist(StorageLevel.MEMORY_AND_DISK)  # MLlib recomputes freqItemsets on every action otherwise
+    candidates, rules = rules_from_itemsets(itemsets, n_baskets, params, pruning)
+    return MiningResult(n_baskets, itemsets, candidates, rules)
