@@ -16,6 +16,8 @@ from pyspark.sql import functions as F
 
 from lib.config import JobConfig, resolve_location
 from lib.jobkit import config_from_args, job_parser, run_job
+from lib.rules.report import format_rule_lines, top_rules
+from lib.schemas.rules import ASSOCIATION_RULES
 from lib.storage import TableStore
 from lib.summary import TableOverview, render_overview
 
@@ -50,6 +52,17 @@ def overview(store: TableStore, table: str, config: JobConfig[SummaryParams]) ->
     return TableOverview(table, int(version), int(total), on_date)
 
 
+def highlights(store: TableStore, config: JobConfig[SummaryParams]) -> list[str]:
+    """The run's headline results, for each output table that exists."""
+    day, top_n = config.run_date, config.params.top_n
+    sections = []
+    if store.exists(ASSOCIATION_RULES):
+        rules = store.read(ASSOCIATION_RULES, start=day, end=day)
+        lines = format_rule_lines(top_rules(rules, top_n).collect())  # at most top_n rows
+        sections.append(f"=== the {len(lines)} strongest kept rules (dt={day}) ===\n" + "\n".join(lines))
+    return sections
+
+
 def run(spark: SparkSession, config: JobConfig[SummaryParams]) -> str:
     store = TableStore(spark, config.storage.warehouse, config.storage.engine)
     tables = warehouse_tables(config.storage.warehouse)
@@ -57,7 +70,8 @@ def run(spark: SparkSession, config: JobConfig[SummaryParams]) -> str:
         f"=== cobuy: tables in {config.storage.warehouse} ({store.engine_name} Delta engine) ===",
         render_overview([overview(store, t, config) for t in tables], str(config.run_date)),
     ]
-    report = "\n".join(sections) + "\n"
+    sections.extend(highlights(store, config))
+    report = "\n\n".join(sections) + "\n"
     print(report)
     if config.params.report_file:
         target = Path(resolve_location(config.params.report_file))
