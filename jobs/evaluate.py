@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from lib.config import JobConfig, join_path, resolve_location
 from lib.jobkit import config_from_args, job_parser, run_job
 from lib.recs.evaluation import (
+    MODELS,
     AlsGrid,
     EvaluationResult,
     HybridChoice,
@@ -137,7 +138,8 @@ def run(spark: SparkSession, config: JobConfig[EvaluateParams]) -> dict:
         "run_id": run_id,
         "rows": len(result.rows),
         "tuned_config": tuned_at,
-        "ndcg_all": {m: final.get((m, "all", "ndcg")) for m in ("popularity", "buy_again", "co_occurrence", "als", "hybrid")},
+        "ndcg_all": {m: final.get((m, "all", "ndcg")) for m in MODELS},
+        "recall_new_items": {m: final.get((m, "new_items", "recall")) for m in MODELS},
     }
 
 
