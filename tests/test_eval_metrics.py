@@ -180,7 +180,7 @@ def _as_ranking_evaluator_input(spark, recs, truth):
     return spark.createDataFrame(rows, "prediction array<double>, label array<double>")
 
 
-@pytest.mark.parametrize("seed", [7, 11])
+@pytest.mark.parametrize("seed", [7])
 def test_matches_ranking_evaluator(spark, seed):
     recs, truth = _random_case(seed)
     recs_df = spark.createDataFrame(recs, RECS_SCHEMA)
