@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import pytest
 from chispa import assert_df_equality
 
 from lib.recs import evaluation as E
 from lib.schemas.events import EVENTS_SCHEMA
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 D = dt.date
 
@@ -117,3 +123,51 @@ def test_no_leakage_test_days_do_not_change_the_baselines(spark):
         other = E.baseline_candidates(flooded, settings)[name]
         assert_df_equality(other, recs, ignore_row_order=True, ignore_nullable=True)
     assert_df_equality(flooded.training, clean.training, ignore_row_order=True)
+
+
+def test_grids_expand_to_cartesian_points_without_all_zero_blends():
+    grid = E.HybridGrid(popularity=(0.0,), buy_again=(0.0, 1.0), co_occurrence=(0.0, 0.5), als=(0.0,),
+                        normalisation=("rank",))
+    assert [dict(p.weights) for p in grid.points()] == [
+        {"popularity": 0.0, "buy_again": 0.0, "co_occurrence": 0.5, "als": 0.0},
+        {"popularity": 0.0, "buy_again": 1.0, "co_occurrence": 0.0, "als": 0.0},
+        {"popularity": 0.0, "buy_again": 1.0, "co_occurrence": 0.5, "als": 0.0},
+    ]
+    points = E.AlsGrid(rank=(8, 16), reg_param=(0.1,), alpha=(1.0, 5.0)).points(E.AlsParams(max_iter=3))
+    assert [(p.rank, p.reg_param, p.alpha, p.max_iter) for p in points] == [
+        (8, 0.1, 1.0, 3), (8, 0.1, 5.0, 3), (16, 0.1, 1.0, 3), (16, 0.1, 5.0, 3)
+    ]
+
+
+def test_tuned_config_toml_is_what_the_als_job_reads():
+    chosen = E.Chosen(
+        als=E.AlsParams(rank=64, reg_param=0.1, alpha=10.0),
+        hybrid=E.HybridChoice({"als": 0.3, "buy_again": 1.0, "co_occurrence": 0.0, "popularity": 0.1}, "minmax"),
+        tuned=True,
+    )
+    text = E.tuned_config_toml(chosen, E.split_windows(D(2011, 12, 9), 70, 0, 30), "run-1")
+    assert tomllib.loads(text) == {
+        "als": {"rank": 64, "reg_param": 0.1, "alpha": 10.0},
+        "hybrid": {
+            "normalisation": "minmax",
+            "weights": {"als": 0.3, "buy_again": 1.0, "co_occurrence": 0.0, "popularity": 0.1},
+        },
+    }
+    assert "tuning: train start..2011-08-31, test 2011-09-01..2011-09-30" in text
+
+
+def test_comparison_table_shows_selected_final_rows():
+    def row(model, slice_, metric, value, window="final", selected=True):
+        return dict(window=window, selected=selected, model=model, slice=slice_, metric=metric, value=value, k=10)
+
+    rows = [
+        row("popularity", "all", "ndcg", 0.1283), row("popularity", "new_items", "ndcg", 0.0697),
+        row("hybrid", "all", "ndcg", 0.3397), row("hybrid", "new_items", "ndcg", None),
+        row("hybrid", "all", "ndcg", 0.9, selected=False), row("hybrid", "all", "ndcg", 0.8, window="tuning"),
+    ]
+    assert E.comparison_table(rows, "final", ["ndcg"]).splitlines() == [
+        "                      all  new_items",
+        "model             ndcg@10    ndcg@10",
+        "popularity         0.1283     0.0697",
+        "hybrid             0.3397          -",
+    ]

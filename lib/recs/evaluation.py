@@ -537,13 +537,14 @@ def comparison_table(rows: Sequence[Mapping[str, Any]], window: str, metrics: Se
     columns = [(s, m) for s in SLICES for m in metrics]
     values = {(r["model"], r["slice"], r["metric"]): r["value"] for r in chosen_rows}
     k = chosen_rows[0]["k"] if chosen_rows else 0
-    header = ["model".ljust(14)] + [f"{m}@{k}"[:11].rjust(11) for _, m in columns]
-    slice_header = [" " * 14] + [s[:11].rjust(11) for s, _ in columns]
+    width = max([10, *[len(f"{m}@{k}") for _, m in columns]])
+    header = ["model".ljust(14)] + [f"{m}@{k}".rjust(width) for _, m in columns]
+    slice_header = [" " * 14] + [s.rjust(width) for s, _ in columns]
     lines = [" ".join(slice_header), " ".join(header)]
     for model in [m for m in MODELS if any(r["model"] == m for r in chosen_rows)]:
         cells = []
         for slice_name, metric in columns:
             value = values.get((model, slice_name, metric))
-            cells.append(("-" if value is None else f"{value:.4f}").rjust(11))
+            cells.append(("-" if value is None else f"{value:.4f}").rjust(width))
         lines.append(" ".join([model.ljust(14), *cells]))
     return "\n".join(lines)
