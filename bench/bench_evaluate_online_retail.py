@@ -50,6 +50,10 @@ OVERRIDES = [
     "als_grid.rank=[32, 64]",
     "als_grid.reg_param=[0.1]",
     "als_grid.alpha=[10.0, 40.0]",
+    "hybrid_grid.popularity=[0.0, 0.1]",
+    "hybrid_grid.co_occurrence=[0.0, 0.3, 1.0]",
+    "hybrid_grid.als=[0.0, 0.3, 1.0]",
+    'hybrid_grid.normalisation=["rank", "minmax"]',
 ]
 SESSION_CONF = {"spark.master": "local[2]", "spark.driver.memory": "4g", "spark.sql.shuffle.partitions": "4",
                 "spark.ui.enabled": "false"}
