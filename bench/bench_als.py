@@ -39,7 +39,7 @@ def synthetic_interactions(n_users: int, n_items: int, n_interactions: int, seed
     cluster_items = [np.flatnonzero(item_cluster == c) for c in range(n_clusters)]
     cluster_p = [global_p[items] / global_p[items].sum() if items.size else None for items in cluster_items]
 
-    per_user = n_interactions // n_users
+    per_user = int(np.ceil(1.4 * n_interactions / n_users))  # oversample: repeats collapse below
     users = np.repeat(np.arange(n_users), per_user)
     home = rng.integers(0, n_clusters, size=n_users)
     from_home = rng.random(users.size) < 0.7
@@ -52,6 +52,8 @@ def synthetic_interactions(n_users: int, n_items: int, n_interactions: int, seed
     confidence = rng.choice([1.0, 3.0, 5.0, 8.0], size=users.size, p=[0.6, 0.2, 0.15, 0.05])
     frame = pd.DataFrame({"user": users, "item": items, "confidence": confidence})
     frame = frame.groupby(["user", "item"], as_index=False)["confidence"].sum()
+    if len(frame) > n_interactions:  # keep exactly n_interactions distinct pairs, a seeded sample
+        frame = frame.sample(n=n_interactions, random_state=seed).reset_index(drop=True)
     return frame
 
 

@@ -15,7 +15,7 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lib.recs.als import AlsParams, fit_als, recommend_als, with_int_ids
+from lib.recs.als import AlsParams, fit_als, known_users, recommend_als, with_int_ids
 from lib.recs.baselines import recommend_cold_start
 from lib.recs.ids import assign_ids
 from lib.recs.interactions import confidence_scores, purchases
@@ -81,7 +81,9 @@ def recommend_als_with_cold_start(
 ) -> DataFrame:
     """ALS top-K for users the model knows (source 'als'); others get `recommend_cold_start` rows."""
     bought = purchases(events.where(F.to_date(F.col("event_time")) <= F.lit(as_of)))
-    cold = recommend_cold_start(events, items, users, as_of, popularity_window_days, k)
+    known = known_users(fitted.model, users, fitted.user_ids).select("user_id")
+    unknown = users.select("user_id").join(known, on="user_id", how="left_anti")
+    cold = recommend_cold_start(events, items, unknown, as_of, popularity_window_days, k)
     return recommend_als(
         fitted.model, users, fitted.user_ids, fitted.item_ids, k, exclude_bought, bought,
         fallback=cold, overfetch_cap=overfetch_cap,
