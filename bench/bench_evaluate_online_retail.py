@@ -1,0 +1,164 @@
+"""Benchmark: the full evaluation (tuning + final window) on UCI Online Retail.
+
+Split at 2011-10-01: the final window trains on everything before it and tests on the purchases of
+2011-10-01..2011-12-09 (run date 2011-12-09, horizon 70 days); ALS and the hybrid are tuned on the
+window before it (train up to 2011-08-31, test 2011-09-01..2011-09-30), so the reported window was
+never looked at while choosing parameters.
+
+It reads the `events` table of the warehouse given. Build it first with the ingest job:
+
+    export COBUY_PSEUDONYM_SECRET=bench-secret
+    .venv/bin/python jobs/ingest.py --env local --from 2010-12-01 --to 2011-12-09 \
+        --set source=online_retail --input ../shared/datasets/online_retail \
+        --set storage.warehouse=/tmp/cobuy-or-warehouse
+
+or let this script build a stand-in `events` table (--build-events-from ../shared/datasets/online_retail;
+the stand-in applies the same main rules: C-invoices are returns, non-product stock codes and lines
+with a non-positive quantity or price are left out, exact duplicate lines count once, missing
+CustomerID gives an anonymous event, times are Europe/London). Then:
+
+    .venv/bin/python bench/bench_evaluate_online_retail.py --warehouse /tmp/cobuy-or-warehouse
+
+It prints the time of each phase and the comparison table, and checks the two acceptance claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lib.schemas.evaluation import EVALUATION_METRICS, WINDOW_FINAL
+from lib.schemas.events import EVENTS
+from lib.session import build_session
+from lib.storage import TableStore
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUN_DATE = "2011-12-09"
+NON_PRODUCT = ["POST", "DOT", "M", "m", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B"]
+OVERRIDES = [
+    "horizon_days=70",  # 2011-10-01 .. 2011-12-09
+    "tuning_horizon_days=30",  # tune on 2011-09-01 .. 2011-09-30
+    "recommenders.popularity_window_days=30",
+    "als_grid.rank=[32, 64]",
+    "als_grid.reg_param=[0.1]",
+    "als_grid.alpha=[10.0, 40.0]",
+    "hybrid_grid.popularity=[0.0, 0.1]",
+    "hybrid_grid.co_occurrence=[0.0, 0.3, 1.0]",
+    "hybrid_grid.als=[0.0, 0.3, 1.0]",
+    'hybrid_grid.normalisation=["rank", "minmax"]',
+]
+SESSION_CONF = {"spark.master": "local[2]", "spark.driver.memory": "4g", "spark.sql.shuffle.partitions": "4",
+                "spark.ui.enabled": "false"}
+MODELS = ("popularity", "buy_again", "co_occurrence", "als", "hybrid")
+
+
+def stand_in_events(spark: SparkSession, folder: str) -> DataFrame:
+    """A minimal Online Retail -> canonical events mapping (use jobs/ingest.py when it is there)."""
+    raw = spark.read.option("header", True).option("inferSchema", False).csv(f"{folder}/*.csv")
+    is_return = F.col("InvoiceNo").startswith("C")
+    quantity = F.abs(F.col("Quantity").cast("int"))
+    local_time = F.to_timestamp(F.col("InvoiceDate"), "yyyy-MM-dd HH:mm:ss")
+    event_time = F.to_utc_timestamp(local_time, "Europe/London")
+    customer = F.regexp_replace(F.col("CustomerID"), r"\.0$", "")
+    cleaned = (
+        raw.dropDuplicates()  # exact duplicate lines of the export count once
+        .where(~F.col("StockCode").isin(NON_PRODUCT) & ~F.col("StockCode").startswith("gift_0001_"))
+        .where((quantity > 0) & (F.col("UnitPrice").cast("double") > 0))
+    )
+    return cleaned.select(
+        F.sha2(F.concat_ws("|", *[F.coalesce(F.col(c), F.lit("")) for c in raw.columns]), 256).alias("event_id"),
+        event_time.alias("event_time"),
+        customer.alias("user_id"),
+        F.lit(None).cast("string").alias("session_id"),
+        F.col("InvoiceNo").alias("order_id"),
+        F.col("StockCode").alias("item_id"),
+        F.when(is_return, F.lit("return")).otherwise(F.lit("purchase")).alias("event_type"),
+        quantity.alias("quantity"),
+        F.col("UnitPrice").cast("double").alias("unit_price"),
+        F.lit("online_retail").alias("source"),
+        F.to_date(event_time).alias("dt"),
+    )
+
+
+def build_events(warehouse: str, folder: str | None) -> bool:
+    spark = build_session("cobuy-bench-evaluate-events", SESSION_CONF)
+    try:
+        store = TableStore(spark, warehouse, "auto")
+        if store.exists(EVENTS):
+            print(f"using the events table in {warehouse}")
+            return True
+        if not folder:
+            print(f"no events table in {warehouse}: run jobs/ingest.py (see this file's docstring) "
+                  "or pass --build-events-from", file=sys.stderr)
+            return False
+        t0 = time.monotonic()
+        store.overwrite(EVENTS, stand_in_events(spark, str(Path(folder).resolve())))
+        print(f"stand-in events table built in {time.monotonic() - t0:.1f}s")
+        return True
+    finally:
+        spark.stop()
+
+
+def final_figures(warehouse: str, run_id: str) -> list[dict]:
+    """The selected rows of the final window of this run (a few dozen rows)."""
+    spark = build_session("cobuy-bench-evaluate-read", SESSION_CONF)
+    try:
+        day = dt.date.fromisoformat(RUN_DATE)
+        table = TableStore(spark, warehouse, "auto").read(EVALUATION_METRICS, start=day, end=day)
+        rows = table.where(
+            (F.col("run_id") == run_id) & (F.col("window") == WINDOW_FINAL) & F.col("selected")
+        ).collect()
+        return [r.asDict() for r in rows]
+    finally:
+        spark.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", required=True, help="warehouse holding (or to hold) the events table")
+    parser.add_argument("--build-events-from", default=None, help="Online Retail CSV folder for a stand-in events table")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra evaluate config override")
+    args = parser.parse_args(argv)
+    warehouse = str(Path(args.warehouse).resolve())
+    if not build_events(warehouse, args.build_events_from):
+        return 2
+
+    run_id = f"bench-online-retail-{int(time.time())}"
+    command = [
+        sys.executable, str(PROJECT_ROOT / "jobs" / "evaluate.py"), "--env", "local", "--date", RUN_DATE,
+        "--set", f"storage.warehouse={warehouse}", "--set", f"run_id={run_id}",
+        *[x for o in [*OVERRIDES, *args.overrides] for x in ("--set", o)],
+    ]
+    print("running:", " ".join(command[1:]), flush=True)
+    t0 = time.monotonic()
+    completed = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, "PYSPARK_PYTHON": sys.executable})
+    elapsed = time.monotonic() - t0
+    if completed.returncode != 0:
+        print(f"jobs/evaluate.py failed (exit {completed.returncode}) after {elapsed:.1f}s", file=sys.stderr)
+        return completed.returncode
+    print(f"\njobs/evaluate.py (tuning grid + final window, incl. JVM start) took {elapsed:.1f}s")
+
+    rows = final_figures(warehouse, run_id)
+    value = {(r["model"], r["slice"], r["metric"]): r["value"] for r in rows}
+    ndcg = {m: value.get((m, "all", "ndcg")) or 0.0 for m in MODELS}
+    best_single = max((m for m in MODELS if m != "hybrid"), key=lambda m: ndcg[m])
+    verdict = "beats" if ndcg["hybrid"] > ndcg[best_single] else "does NOT beat"
+    print(f"hybrid NDCG@10 (all) {ndcg['hybrid']:.4f} {verdict} the best single model "
+          f"({best_single} {ndcg[best_single]:.4f})")
+    recall = {m: value.get((m, "new_items", "recall")) or 0.0 for m in MODELS}
+    winners = [m for m in ("als", "co_occurrence") if recall[m] > recall["popularity"]]
+    print(f"recall@10 (new items): popularity {recall['popularity']:.4f}, als {recall['als']:.4f}, "
+          f"co_occurrence {recall['co_occurrence']:.4f}; beating popularity: {', '.join(winners) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Top-K recommendation metrics as pure Spark transforms (built-in functions only, no UDFs).
+
+Inputs
+- `recs`: one row per recommended item, `(user_id, rank, item_id)` (other columns are ignored). Ranks are
+  ordered, not necessarily dense: the list is re-numbered 1, 2, ... by `(rank, item_id)`. An item listed
+  twice for a user counts once, at its best rank.
+- `truth`: the relevant items, `(user_id, item_id)` (e.g. the test-window purchases); duplicates count
+  once. Rows with a null `user_id` or `item_id` identify no user or item and carry no relevance; the
+  evaluation split drops (and counts) them before it gets here.
+
+The evaluated population is the users with at least one relevant item. A user of that population with
+no recommendation scores 0 on every ranking metric; recommendations for users outside it are ignored.
+
+Definitions at cut-off K (binary relevance; `hits` = relevant items among the user's first K; `|R|` =
+number of relevant items; `pos` = 1-based position), matching Spark's `RankingMetrics`, which is what
+`pyspark.ml.evaluation.RankingEvaluator` computes (the unit tests check this):
+- precision@K = hits / K (divided by K even when the list is shorter, as Spark does);
+- recall@K    = hits / |R|;
+- NDCG@K      = sum over hits of 1/log2(pos + 1), divided by the ideal sum over pos = 1..min(|R|, K);
+- AP@K        = sum over hits of (hits up to pos / pos), divided by min(|R|, K); MAP@K is its mean
+  (Spark's `meanAveragePrecisionAtK`);
+- hit rate@K  = 1 if hits > 0 else 0.
+Per-user values are averaged with equal weight per user.
+
+Beyond accuracy:
+- catalogue coverage@K = distinct catalogue items in the evaluated users' top-K lists / catalogue size;
+- novelty@K = mean over evaluated users of the mean self-information `-log2(share)` of their top-K items,
+  where `share` = the fraction of training users who bought the item (Zhou et al. 2010). An item nobody
+  bought in training is treated as bought by one user (the least popular an item can be).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
+BEYOND_ACCURACY_METRICS = ("coverage", "novelty")
+ALL_METRICS = (*RANKING_METRICS, *BEYOND_ACCURACY_METRICS)
+
+PER_USER_SCHEMA = T.StructType(
+    [
+        T.StructField("user_id", T.StringType(), False),
+        T.StructField("n_relevant", T.LongType(), False),
+        T.StructField("hits", T.LongType(), False),
+        T.StructField("precision", T.DoubleType(), False),
+        T.StructField("recall", T.DoubleType(), False),
+        T.StructField("ndcg", T.DoubleType(), False),
+        T.StructField("map", T.DoubleType(), False),
+        T.StructField("hit_rate", T.DoubleType(), False),
+    ]
+)
+
+METRICS_SCHEMA = T.StructType(
+    [
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("k", T.IntegerType(), False),
+        T.StructField("value", T.DoubleType(), True),  # null when no user was evaluated
+        T.StructField("users", T.LongType(), False),
+    ]
+)
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"cut-off k must be a positive integer, got {k!r}")
+
+
+def _require(frame: DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {', '.join(missing)} (has: {', '.join(frame.columns)})")
+
+
+def top_k(recs: DataFrame, k: int) -> DataFrame:
+    """(user_id, position, item_id): each user's first k distinct items, positions 1..k."""
+    _check_k(k)
+    _require(recs, ("user_id", "rank", "item_id"), "recommendations")
+    by_rank = Window.partitionBy("user_id").orderBy(F.col("best_rank").asc(), F.col("item_id").asc())
+    return (
+        recs.where(F.col("user_id").isNotNull() & F.col("item_id").isNotNull())
+        .groupBy("user_id", "item_id")
+        .agg(F.min("rank").alias("best_rank"))
+        .withColumn("position", F.row_number().over(by_rank))
+        .where(F.col("position") <= k)
+        .select("user_id", F.col("position").cast("int").alias("position"), "item_id")
+    )
+
+
+def relevant_items(truth: DataFrame) -> DataFrame:
+    """(user_id, item_id) distinct relevant pairs; null ids carry no relevance."""
+    _require(truth, ("user_id", "item_id"), "truth")
+    return (
+        truth.where(F.col("user_id").isNotNull() & F.col("item_id").isNotNull())
+        .select("user_id", "item_id")
+        .distinct()
+    )
+
+
+def _ideal_dcg(n_relevant: F.Column, k: int) -> F.Column:
+    """sum_{pos=1..min(|R|,k)} 1/log2(pos+1), built-in higher-order functions (no UDF)."""
+    positions = F.sequence(F.lit(1), F.least(n_relevant.cast("int"), F.lit(k)))
+    return F.aggregate(positions, F.lit(0.0), lambda acc, pos: acc + 1.0 / F.log2(pos + 1))
+
+
+def ranking_metrics_per_user(recs: DataFrame, truth: DataFrame, k: int) -> DataFrame:
+    """One row per user with a relevant item: `PER_USER_SCHEMA`."""
+    listed = top_k(recs, k)
+    relevant = relevant_items(truth)
+    n_relevant = relevant.groupBy("user_id").agg(F.count(F.lit(1)).alias("n_relevant"))
+    upto_here = (
+        Window.partitionBy("user_id")
+        .orderBy("position")
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    hit_rows = (
+        listed.join(relevant, on=["user_id", "item_id"], how="inner")
+        .withColumn("hits_so_far", F.count(F.lit(1)).over(upto_here))
+        .groupBy("user_id")
+        .agg(
+            F.count(F.lit(1)).alias("hits"),
+            F.sum(1.0 / F.log2(F.col("position") + 1)).alias("dcg"),
+            F.sum(F.col("hits_so_far") / F.col("position")).alias("precision_sum"),
+        )
+    )
+    hits = F.coalesce(F.col("hits"), F.lit(0)).cast("long")
+    return n_relevant.join(hit_rows, on="user_id", how="left").select(
+        F.col("user_id"),
+        F.col("n_relevant").cast("long").alias("n_relevant"),
+        hits.alias("hits"),
+        (hits / F.lit(float(k))).alias("precision"),
+        (hits / F.col("n_relevant")).alias("recall"),
+        (F.coalesce(F.col("dcg"), F.lit(0.0)) / _ideal_dcg(F.col("n_relevant"), k)).alias("ndcg"),
+        (
+            F.coalesce(F.col("precision_sum"), F.lit(0.0))
+            / F.least(F.col("n_relevant"), F.lit(k)).cast("double")
+        ).alias("map"),
+        F.when(hits > 0, 1.0).otherwise(0.0).alias("hit_rate"),
+    )
+
+
+def mean_ranking_metrics(per_user: DataFrame, k: int) -> DataFrame:
+    """Long `METRICS_SCHEMA` rows: the user-averaged value of each of `RANKING_METRICS`."""
+    _check_k(k)
+    means = per_user.agg(
+        F.count(F.lit(1)).alias("users"), *[F.avg(m).alias(m) for m in RANKING_METRICS]
+    )
+    return _melt(means, RANKING_METRICS, k)
+
+
+def catalogue_coverage(recs: DataFrame, catalogue: DataFrame, k: int) -> DataFrame:
+    """One `METRICS_SCHEMA` row: distinct catalogue items in the top-k lists / catalogue size.
+
+    `users` is the number of users with a list. Items outside `catalogue` (item_id) do not count.
+    """
+    listed = top_k(recs, k)
+    items = catalogue.where(F.col("item_id").isNotNull()).select("item_id").distinct()
+    shown = listed.select("item_id").distinct().join(items, on="item_id", how="inner")
+    stats = (
+        items.agg(F.count(F.lit(1)).alias("catalogue"))
+        .crossJoin(shown.agg(F.count(F.lit(1)).alias("shown")))
+        .crossJoin(listed.agg(F.countDistinct("user_id").alias("users")))
+        .select("users", F.try_divide(F.col("shown"), F.col("catalogue")).alias("coverage"))
+    )
+    return _melt(stats, ("coverage",), k)
+
+
+def item_self_information(train_purchases: DataFrame) -> DataFrame:
+    """(item_id, self_information = -log2(buyers of the item / all buyers)) over training purchases."""
+    _require(train_purchases, ("user_id", "item_id"), "training purchases")
+    pairs = relevant_items(train_purchases)
+    buyers = pairs.agg(F.countDistinct("user_id").alias("all_buyers"))
+    return (
+        pairs.groupBy("item_id")
+        .agg(F.count(F.lit(1)).alias("item_buyers"))
+        .crossJoin(buyers)
+        .select("item_id", (-F.log2(F.col("item_buyers") / F.col("all_buyers"))).alias("self_information"))
+    )
+
+
+def novelty(recs: DataFrame, self_information: DataFrame, k: int) -> DataFrame:
+    """One `METRICS_SCHEMA` row: the user-averaged mean self-information of the top-k items.
+
+    Items missing from `self_information` get the value of an item with a single buyer,
+    -log2(1 / all buyers) = the largest value in the table's population.
+    """
+    listed = top_k(recs, k)
+    all_buyers_info = self_information.agg(F.max("self_information").alias("unseen_information"))
+    per_user = (
+        listed.join(self_information, on="item_id", how="left")
+        .crossJoin(all_buyers_info)
+        .groupBy("user_id")
+        .agg(F.avg(F.coalesce(F.col("self_information"), F.col("unseen_information"))).alias("novelty"))
+    )
+    stats = per_user.agg(F.count(F.lit(1)).alias("users"), F.avg("novelty").alias("novelty"))
+    return _melt(stats, ("novelty",), k)
+
+
+def evaluate_at_k(
+    recs: DataFrame, truth: DataFrame, catalogue: DataFrame, self_information: DataFrame, k: int
+) -> DataFrame:
+    """All of `ALL_METRICS` for the users in `truth`: `METRICS_SCHEMA` rows.
+
+    Coverage and novelty are measured on the lists shown to the evaluated users only.
+    """
+    evaluated_users = relevant_items(truth).select("user_id").distinct()
+    their_recs = recs.join(evaluated_users, on="user_id", how="left_semi")
+    return (
+        mean_ranking_metrics(ranking_metrics_per_user(their_recs, truth, k), k)
+        .unionByName(catalogue_coverage(their_recs, catalogue, k))
+        .unionByName(novelty(their_recs, self_information, k))
+    )
+
+
+def _melt(wide: DataFrame, metrics: tuple[str, ...], k: int) -> DataFrame:
+    """One row per metric from a one-row frame with `users` and a column per metric."""
+    pairs = F.array(
+        *[F.struct(F.lit(m).alias("metric"), F.col(m).cast("double").alias("value")) for m in metrics]
+    )
+    return (
+        wide.select(F.col("users").cast("long").alias("users"), F.explode(pairs).alias("m"))
+        .select(
+            F.col("m.metric").alias("metric"),
+            F.lit(k).cast("int").alias("k"),
+            F.col("m.value").alias("value"),
+            F.col("users"),
+        )
+    )

@@ -1,0 +1,46 @@
+"""Builders shared by the recommender tests (no tests here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from lib.schemas.events import EVENTS_SCHEMA, ITEMS_SCHEMA
+from lib.schemas.recs import RECOMMENDATIONS_SCHEMA
+
+
+def event(
+    event_id: str,
+    day: str,
+    user: str | None,
+    item: str,
+    event_type: str,
+    order: str | None = None,
+    quantity: int = 1,
+    hour: int = 12,
+) -> tuple:
+    day_date = dt.date.fromisoformat(day)
+    time = dt.datetime.combine(day_date, dt.time(hour))
+    return (event_id, time, user, None, order, item, event_type, quantity, 1.0, "test", day_date)
+
+
+def events_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    return spark.createDataFrame(rows, EVENTS_SCHEMA)
+
+
+def items_frame(spark: SparkSession, rows: list[tuple[str, str | None]]) -> DataFrame:
+    first = dt.date(2024, 1, 1)
+    return spark.createDataFrame(
+        [(item, item.upper(), category, None, 1.0, first, first) for item, category in rows], ITEMS_SCHEMA
+    )
+
+
+def users_frame(spark: SparkSession, users: list[str | None]) -> DataFrame:
+    schema = T.StructType([T.StructField("user_id", T.StringType(), True)])
+    return spark.createDataFrame([(u,) for u in users], schema)
+
+
+def recs_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    return spark.createDataFrame(rows, RECOMMENDATIONS_SCHEMA)
