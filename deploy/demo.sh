@@ -14,7 +14,7 @@ step() {
   local job=$1; shift
   local started=$SECONDS
   printf '%-10s ' "$job"
-  if "$BIN/spark-submit" --driver-memory 3g --driver-java-options -Xss32m "jobs/$job.py" --env local "$@" >"$LOGS/$job.log" 2>&1; then
+  if "$BIN/spark-submit" --driver-memory 4g --driver-java-options -Xss32m "jobs/$job.py" --env local "$@" >"$LOGS/$job.log" 2>&1; then
     printf 'ok %5ss  %s\n' "$((SECONDS - started))" "$(grep -o ' ok in [0-9.]*s: .*' "$LOGS/$job.log" | tail -1 | cut -d: -f2- | cut -c1-110)"
   else
     printf 'FAILED after %ss; last lines of %s:\n' "$((SECONDS - started))" "$LOGS/$job.log"
@@ -29,5 +29,7 @@ step generate --date "$DATE" --set days="$DAYS"
 export COBUY_PSEUDONYM_SECRET=${COBUY_PSEUDONYM_SECRET:-cobuy-demo-secret-not-for-production}
 step ingest --from "$FIRST" --to "$DATE"
 step fpgrowth --date "$DATE"
+step als --date "$DATE"
+step evaluate --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"
 cat "warehouse/_reports/summary-$DATE.txt"

@@ -11,12 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lib.config import JobConfig, resolve_location
 from lib.jobkit import config_from_args, job_parser, run_job
+from lib.recs.evaluation import comparison_table
+from lib.recs.metrics import ALL_METRICS
 from lib.rules.report import format_rule_lines, top_rules
+from lib.schemas.evaluation import EVALUATION_METRICS, WINDOW_FINAL
+from lib.schemas.events import ITEMS
+from lib.schemas.recs import USER_RECOMMENDATIONS
 from lib.schemas.rules import ASSOCIATION_RULES
 from lib.storage import TableStore
 from lib.summary import TableOverview, render_overview
@@ -60,7 +65,41 @@ def highlights(store: TableStore, config: JobConfig[SummaryParams]) -> list[str]
         rules = store.read(ASSOCIATION_RULES, start=day, end=day)
         lines = format_rule_lines(top_rules(rules, top_n).collect())  # at most top_n rows
         sections.append(f"=== the {len(lines)} strongest kept rules (dt={day}) ===\n" + "\n".join(lines))
+    if store.exists(USER_RECOMMENDATIONS):
+        sections.append(recommendation_sample(store, config))
+    if store.exists(EVALUATION_METRICS):
+        rows = [r.asDict() for r in selected_final_metrics(store.read(EVALUATION_METRICS, start=day, end=day)).collect()]
+        sections.append(
+            f"=== evaluation (dt={day}, final window, selected parameters) ===\n"
+            + comparison_table(rows, WINDOW_FINAL, ALL_METRICS)
+        )
     return sections
+
+
+def selected_final_metrics(metrics: DataFrame) -> DataFrame:
+    """The chosen grid point of the final window: models x slices x metrics rows (a few dozen)."""
+    return metrics.where((F.col("window") == WINDOW_FINAL) & F.col("selected"))
+
+
+def recommendation_sample(store: TableStore, config: JobConfig[SummaryParams]) -> str:
+    """Top-5 lists of three users, with item titles, and how many users got lists from which source."""
+    day = config.run_date
+    recs = store.read(USER_RECOMMENDATIONS, start=day, end=day)
+    by_source = recs.groupBy("source").agg(F.countDistinct("user_id").alias("users")).orderBy("source")
+    titles = store.read(ITEMS).select("item_id", "title")
+    users = recs.select("user_id").distinct().orderBy("user_id").limit(3)
+    sample = (
+        recs.where(F.col("rank") <= 5)
+        .join(users, on="user_id", how="inner")
+        .join(titles, on="item_id", how="left")
+        .orderBy("user_id", "rank")
+        .collect()  # 3 users x 5 ranks
+    )
+    lines = [f"=== user recommendations (dt={day}) ==="]
+    lines.append("users per source: " + ", ".join(f"{r['source']} {r['users']:,}" for r in by_source.collect()))
+    for row in sample:
+        lines.append(f"{row['user_id'][:12]}…  #{row['rank']}  {row['title'] or row['item_id']}  ({row['source']}, {row['score']:.3f})")
+    return "\n".join(lines)
 
 
 def run(spark: SparkSession, config: JobConfig[SummaryParams]) -> str:
