@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=2, help="user/item blocks of the job path")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--skip-similar", action="store_true")
+    parser.add_argument("--lsh-bucket", type=float, default=0.5,
+                        help="LSH bucket length; 0.5 degenerates at rank 64 (projections have std ~1/sqrt(rank))")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -153,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             factors.count()
             exact = similar_items(factors, 10, "exact_blocked", num_blocks=8).cache()
             _, exact_time = timed("similar_items exact_blocked (8 blocks), top-10", lambda: exact.count())
-            lsh = similar_items(factors, 10, "lsh", lsh_bucket_length=0.5, lsh_num_hash_tables=4, lsh_min_cosine=0.5).cache()
-            _, lsh_time = timed("similar_items lsh (bucket 0.5, 4 tables, cos >= 0.5), top-10", lambda: lsh.count())
+            lsh = similar_items(factors, 10, "lsh", lsh_bucket_length=args.lsh_bucket, lsh_num_hash_tables=4,
+                                lsh_min_cosine=0.5).cache()
+            _, lsh_time = timed(f"similar_items lsh (bucket {args.lsh_bucket}, 4 tables, cos >= 0.5), top-10", lambda: lsh.count())
             hits = exact.join(lsh.select("item_id", "similar_item_id"), on=["item_id", "similar_item_id"], how="inner").count()
             print(f"SUMMARY similar: exact {exact_time:.1f} s, lsh {lsh_time:.1f} s, "
                   f"lsh recall of exact top-10 = {hits / max(1, exact.count()):.3f}", flush=True)
