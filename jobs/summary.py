@@ -106,8 +106,8 @@ def run(spark: SparkSession, config: JobConfig[SummaryParams]) -> str:
     store = TableStore(spark, config.storage.warehouse, config.storage.engine)
     tables = warehouse_tables(config.storage.warehouse)
     sections = [
-        f"=== cobuy: tables in {config.storage.warehouse} ({store.engine_name} Delta engine) ===",
-        render_overview([overview(store, t, config) for t in tables], str(config.run_date)),
+        f"=== cobuy: tables in {config.storage.warehouse} ({store.engine_name} Delta engine) ===\n"
+        + render_overview([overview(store, t, config) for t in tables], str(config.run_date)),
     ]
     sections.extend(highlights(store, config))
     report = "\n\n".join(sections) + "\n"
