@@ -105,9 +105,11 @@ def submit(job: str, job_args: list[str], env: dict[str, str]) -> tuple[float, s
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
     wall = time.monotonic() - started
+    # spark-submit's PythonRunner forwards the Python driver's stderr (the job's log) to its stdout.
+    output = result.stdout + result.stderr
     if result.returncode != 0:
-        raise SystemExit(f"{job} failed (exit {result.returncode}) after {wall:.1f}s:\n{result.stderr[-4000:]}")
-    summary = [line for line in result.stderr.splitlines() if " ok in " in line]
+        raise SystemExit(f"{job} failed (exit {result.returncode}) after {wall:.1f}s:\n{output[-4000:]}")
+    summary = [line for line in output.splitlines() if " ok in " in line]
     return wall, summary[-1].split(" ok in ", 1)[-1] if summary else "(no summary line)"
 
 
