@@ -100,6 +100,8 @@ def validate(params: FPGrowthParams, source: str) -> FPGrowthParams:
         ("num_partitions", params.num_partitions >= 1, "at least 1", params.num_partitions),
         ("fdr_buckets", params.fdr_buckets >= 1, "at least 1", params.fdr_buckets),
         ("pruning.fdr_alpha", 0.0 < params.pruning.fdr_alpha < 1.0, "in (0, 1)", params.pruning.fdr_alpha),
+        ("pruning.privacy_min_count", params.pruning.privacy_min_count >= 1,
+         "at least 1 (switch privacy off with pruning.privacy = false)", params.pruning.privacy_min_count),
         ("bought_together.top_k", params.bought_together.top_k >= 1, "at least 1", params.bought_together.top_k),
         ("bought_together.metric", params.bought_together.metric in RANKING_METRICS,
          f"one of {', '.join(RANKING_METRICS)}", params.bought_together.metric),
@@ -145,8 +147,9 @@ def category_mining_params(params: FPGrowthParams, n_baskets: int) -> MiningPara
     )
 
 
-def status_counts(rules: DataFrame) -> dict[str, int]:
-    return {row["status"]: row["count"] for row in rules.groupBy("status").count().collect()}  # <= 4 rows
+def status_counts(frame: DataFrame) -> dict[str, int]:
+    """Rows per `status` of a rules, itemsets or bundles frame (at most 4 statuses, so 4 rows)."""
+    return {row["status"]: row["count"] for row in frame.groupBy("status").count().collect()}
 
 
 def write_empty(spark: SparkSession, store: TableStore, config: JobConfig[FPGrowthParams]) -> None:
@@ -190,15 +193,18 @@ def run(spark: SparkSession, config: JobConfig[FPGrowthParams]) -> dict[str, obj
     item_params = mining_params(params, n_baskets)
     result = mine_rules(baskets, n_baskets, item_params, params.pruning)
     rules = association_rules_table(result.rules, items, run_date).persist(StorageLevel.MEMORY_AND_DISK)
-    store.replace_partitions(FREQUENT_ITEMSETS, frequent_itemsets_table(result.itemsets, run_date), dates=[run_date])
+    itemsets = frequent_itemsets_table(result.itemsets, params.pruning, run_date)
+    store.replace_partitions(FREQUENT_ITEMSETS, itemsets, dates=[run_date])
     store.replace_partitions(ASSOCIATION_RULES, rules, dates=[run_date])
     together = bought_together_table(rules, params.bought_together.top_k, params.bought_together.metric, run_date)
     store.replace_partitions(BOUGHT_TOGETHER, together, dates=[run_date])
     bundles = bundles_table(result.itemsets, items, params.bundles.min_size,
-                            params.bundles.min_all_confidence, run_date)
+                            params.bundles.min_all_confidence, params.pruning, run_date)
     store.replace_partitions(BUNDLES, bundles, dates=[run_date])
     statuses = status_counts(rules)
-    summary.update(min_count=item_params.min_count, itemsets=result.itemsets.count(),
+    itemset_statuses = status_counts(itemsets)
+    summary.update(min_count=item_params.min_count, itemsets=sum(itemset_statuses.values()),
+                   itemset_statuses=itemset_statuses,
                    candidate_rules=result.candidates.count(), rules=sum(statuses.values()),
                    kept_rules=statuses.get(KEPT, 0), rule_statuses=statuses)
     rules.unpersist()

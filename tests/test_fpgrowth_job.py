@@ -80,21 +80,22 @@ def test_job_end_to_end_and_rerun_replaces(spark, shop, warehouse):
     config = job_config(warehouse)
     summary = run(spark, config)
     assert summary["baskets"] == 6 and summary["unbasketed_events"] == 1
+    assert summary["itemset_statuses"] == {"kept": 11}
     assert summary["rule_statuses"] == {"kept": 11, "redundant": 2}
     first = {name: frame.collect() for name, frame in read_all(shop).items()}
 
     itemsets_schema = T.StructType([
         T.StructField("items", T.ArrayType(T.StringType()), True), T.StructField("count", T.LongType(), True),
-        T.StructField("support", T.DoubleType(), True),
+        T.StructField("support", T.DoubleType(), True), T.StructField("status", T.StringType(), True),
     ])
-    expected_itemsets = spark.createDataFrame(
-        [(list(k), c, c / 6) for k, c in {
+    expected_itemsets = spark.createDataFrame(  # every count >= privacy_min_count 2: all kept
+        [(list(k), c, c / 6, "kept") for k, c in {
             "a": 4, "b": 4, "c": 3, "d": 2, "e": 2, "ab": 3, "ac": 2, "ae": 2, "bc": 2, "be": 2, "abe": 2,
         }.items()],
         itemsets_schema,
     )
     assert_approx_df_equality(
-        shop.read(FREQUENT_ITEMSETS).select("items", "count", "support"), expected_itemsets,
+        shop.read(FREQUENT_ITEMSETS).select("items", "count", "support", "status"), expected_itemsets,
         precision=1e-12, ignore_row_order=True, ignore_nullable=True,
     )
 
@@ -143,8 +144,8 @@ def test_job_end_to_end_and_rerun_replaces(spark, shop, warehouse):
         precision=1e-12, ignore_row_order=True, ignore_nullable=True,
     )
 
-    bundles = shop.read(BUNDLES).select("items", "titles", "count", "all_confidence", "bundle_price").collect()
-    assert [tuple(r) for r in bundles] == [(["a", "b", "e"], ["Apple", "Bread", "Eggs"], 2, 0.5, 7.5)]
+    bundles = shop.read(BUNDLES).select("items", "titles", "count", "all_confidence", "bundle_price", "status")
+    assert [tuple(r) for r in bundles.collect()] == [(["a", "b", "e"], ["Apple", "Bread", "Eggs"], 2, 0.5, 7.5, "kept")]
 
     # Categories: K = home/kitchen (a, b), B = home/bath (c), G = garden/tools (e); d has none.
     category_schema = T.StructType([
@@ -179,3 +180,5 @@ def test_bad_config_values_name_the_key():
         job_config("/tmp/unused", "--set", "bought_together.metric=popularity")
     with pytest.raises(ConfigError, match="'min_count'"):
         job_config("/tmp/unused", "--set", "min_count=0")
+    with pytest.raises(ConfigError, match="'pruning.privacy_min_count'"):
+        job_config("/tmp/unused", "--set", "pruning.privacy_min_count=0")

@@ -8,6 +8,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lib.rules.pruning import PruningParams, with_itemset_status
 from lib.schemas.rules import (
     ASSOCIATION_RULES_SCHEMA,
     BOUGHT_TOGETHER_SCHEMA,
@@ -59,8 +60,10 @@ def with_title(frame: DataFrame, id_col: str, out_col: str, titles: DataFrame) -
     return frame.join(renamed, on=id_col, how="left")
 
 
-def frequent_itemsets_table(itemsets: DataFrame, run_date: dt.date) -> DataFrame:
-    return conform(with_dt(itemsets, run_date), FREQUENT_ITEMSETS_SCHEMA)
+def frequent_itemsets_table(itemsets: DataFrame, pruning: PruningParams, run_date: dt.date) -> DataFrame:
+    """Every frequent itemset, with `status` privacy when its count is below the privacy minimum
+    (kept with the reason, like the rules: readers that publish counts filter status = 'kept')."""
+    return conform(with_dt(with_itemset_status(itemsets, pruning), run_date), FREQUENT_ITEMSETS_SCHEMA)
 
 
 def association_rules_table(rules: DataFrame, items: DataFrame, run_date: dt.date) -> DataFrame:
@@ -118,11 +121,13 @@ def category_rules_table(rules: DataFrame, run_date: dt.date) -> DataFrame:
 
 
 def bundles_table(
-    itemsets: DataFrame, items: DataFrame, min_size: int, min_all_confidence: float, run_date: dt.date
+    itemsets: DataFrame, items: DataFrame, min_size: int, min_all_confidence: float,
+    pruning: PruningParams, run_date: dt.date,
 ) -> DataFrame:
     """Frequent itemsets of at least `min_size` items whose all-confidence (count divided by the
     largest single-item count) is at least `min_all_confidence`, with titles and a bundle price
-    (sum of the items' latest prices; null when any price is unknown)."""
+    (sum of the items' latest prices; null when any price is unknown), and `status` privacy when
+    the count is below the privacy minimum (kept, with the reason)."""
     singles = itemsets.filter(F.col("size") == 1).select(
         F.col("items")[0].alias("item_id"), F.col("count").alias("item_count")
     )
@@ -146,5 +151,6 @@ def bundles_table(
         .filter(F.col("all_confidence") >= min_all_confidence)
         .withColumn("titles", F.transform("_titles", lambda s: s["title"]))
         .withColumn("bundle_price", F.when(F.col("_priced") == F.col("size"), F.col("_price_sum")))
+        .transform(with_itemset_status, pruning)
     )
     return conform(with_dt(bundles, run_date), BUNDLES_SCHEMA)

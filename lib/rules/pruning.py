@@ -82,3 +82,16 @@ def rule_status(params: PruningParams) -> Column:
 
 def with_status(rules: DataFrame, params: PruningParams) -> DataFrame:
     return rules.withColumn("status", rule_status(params))
+
+
+def itemset_status(params: PruningParams) -> Column:
+    """'privacy' when an itemset's basket `count` is below `privacy_min_count` (and privacy is on),
+    else 'kept'. The same minimum count as for rules (a rule's n_ab is its itemset's count), so a
+    count hidden in `association_rules` is not published in `frequent_itemsets` or `bundles`."""
+    if params.privacy:
+        return F.when(F.col("count") < params.privacy_min_count, F.lit(PRIVACY)).otherwise(F.lit(KEPT))
+    return F.lit(KEPT)
+
+
+def with_itemset_status(itemsets: DataFrame, params: PruningParams) -> DataFrame:
+    return itemsets.withColumn("status", itemset_status(params))

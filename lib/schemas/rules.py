@@ -14,6 +14,8 @@ PRIVACY = "privacy"  # n_ab below pruning.privacy_min_count
 NOT_SIGNIFICANT = "not_significant"  # BH-adjusted p-value above fdr_alpha
 REDUNDANT = "redundant"  # a rule with a proper-subset antecedent is at least as confident
 STATUSES = (KEPT, PRIVACY, NOT_SIGNIFICANT, REDUNDANT)
+# The `status` of a frequent itemset or bundle: kept, or privacy (count below pruning.privacy_min_count).
+ITEMSET_STATUSES = (KEPT, PRIVACY)
 
 _STR_ARRAY = T.ArrayType(T.StringType(), True)
 
@@ -23,6 +25,7 @@ FREQUENT_ITEMSETS_SCHEMA = T.StructType(
         T.StructField("size", T.IntegerType(), False),
         T.StructField("count", T.LongType(), False),  # baskets containing every item
         T.StructField("support", T.DoubleType(), False),  # count / baskets
+        T.StructField("status", T.StringType(), False),  # kept | privacy (ITEMSET_STATUSES)
         T.StructField("dt", T.DateType(), False),
     ]
 )
@@ -96,6 +99,7 @@ BUNDLES_SCHEMA = T.StructType(
         T.StructField("support", T.DoubleType(), False),
         T.StructField("all_confidence", T.DoubleType(), False),  # count / max single-item count
         T.StructField("bundle_price", T.DoubleType(), True),  # sum of latest prices; null if any unknown
+        T.StructField("status", T.StringType(), False),  # kept | privacy (ITEMSET_STATUSES)
         T.StructField("dt", T.DateType(), False),
     ]
 )
