@@ -266,7 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(shlex.join(command), file=sys.stderr if not options.dry_run else sys.stdout, flush=True)
     if options.dry_run:
         return 0
-    os.execv(command[0], command)  # the job's exit code is the submit's exit code
+    os.execve(command[0], command, python_env(command[0], spec.master))  # the job's exit code is ours
+
+
+def python_env(spark_submit: str, master: str | None) -> dict[str, str]:
+    """pyspark's spark-submit beside this interpreter finds its Spark with, and runs the driver on, this
+    interpreter; local masters run their Python workers on it too. Values already set are kept."""
+    env = dict(os.environ)
+    if Path(spark_submit).parent == Path(sys.executable).parent:
+        env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        if (master or "").startswith("local"):
+            env.setdefault("PYSPARK_PYTHON", sys.executable)
+    return env
 
 
 if __name__ == "__main__":

@@ -111,15 +111,17 @@ def is_evaluation_day(params: dict[str, Any], logical_date: dt.datetime | None =
     return WEEKDAYS[day.weekday()] in days
 
 
-def spark_env(bin_dir: str) -> dict[str, str] | None:
-    """spark-submit and Python of the project's environment, not whatever Airflow's PATH finds."""
-    if not bin_dir:
-        return None
-    return {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYSPARK_PYTHON": str(Path(bin_dir) / "python"),
-        "PYSPARK_DRIVER_PYTHON": str(Path(bin_dir) / "python"),
-    }
+def spark_env(bin_dir: str, secrets: dict[str, str]) -> dict[str, str] | None:
+    """spark-submit and Python of the project's environment (not whatever Airflow's PATH finds), and
+    the task's secrets as Jinja over Airflow Variables, rendered only when the task runs."""
+    env = {name: f"{{{{ var.value.{variable} }}}}" for name, variable in secrets.items()}
+    if bin_dir:
+        env.update(
+            PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            PYSPARK_PYTHON=str(Path(bin_dir) / "python"),
+            PYSPARK_DRIVER_PYTHON=str(Path(bin_dir) / "python"),
+        )
+    return env or None
 
 
 def build_dag(pipeline: dict[str, Any], package: Path) -> DAG:
@@ -165,7 +167,7 @@ def build_dag(pipeline: dict[str, Any], package: Path) -> DAG:
                 archives=",".join(spec.archives) or None,
                 conf=dict(spec.conf),
                 name=f"cobuy-{job}-{{{{ ds }}}}",
-                env_vars=spark_env(bin_dir),
+                env_vars=spark_env(bin_dir, dict(task.get("secrets", {}))),
                 doc_md=f"`spark-submit jobs/{job}.py --env {env} --date <ds>`; writes: "
                 + (", ".join(task.get("outputs", [])) or "see the job"),
             )
