@@ -26,10 +26,20 @@ PIPELINE_FILE = ROOT / "deploy" / "airflow" / "dags" / "pipeline.toml"
 RUN_DATE = dt.date(2024, 3, 31)  # a Sunday: the default evaluation day
 
 # A shop small enough for a 2-core machine shared by several people, big enough for every job.
+SHOP_DAYS = 10
 TINY_SHOP = (
-    "days=7", "users=300", "items=120", "sessions_per_day=150", "top_categories=3",
+    f"days={SHOP_DAYS}", "users=300", "items=120", "sessions_per_day=150", "top_categories=3",
     "subcategories_per_top=2", "leaves_per_subcategory=2", "bundles=4",
 )
+# Small-data settings of the jobs (only for jobs that exist): fewer iterations, no tuning grid.
+TEST_JOB_ARGS = {
+    "fpgrowth": ("--set", "min_count=3"),
+    "als": ("--set", "als.max_iter=3", "--set", "als.rank=8"),
+    "evaluate": ("--set", "tuning_horizon_days=0", "--set", "horizon_days=3"),
+}
+# Columns that name or time a run: equal outputs may differ there.
+RUN_METADATA_COLUMNS = {"run_id", "run_started_at"}
+PSEUDONYM_SECRET = "cobuy-test-secret"
 TEST_SPARK = {
     "spark.driver.memory": "1g",
     "spark.executor.memory": "1g",
@@ -62,12 +72,19 @@ def pipeline_edges(pipeline: Mapping[str, Any]) -> set[tuple[str, str]]:
     return {(up, task) for task, spec in pipeline["tasks"].items() for up in spec.get("upstream", [])}
 
 
-def runnable_pipeline(pipeline: Mapping[str, Any], jobs: set[str], shop_args: Sequence[str]) -> dict[str, Any]:
-    """The designed pipeline cut to the jobs that exist, fed by a `generate` task (the synthetic shop).
+def runnable_pipeline(pipeline: Mapping[str, Any], jobs: set[str]) -> tuple[dict[str, Any], list[list[str]]]:
+    """The designed pipeline cut to the jobs that exist, with small-data arguments, and the steps that
+    give it an input: a synthetic shop and, when ingest exists, its history up to the day before.
 
     A task whose job is missing is removed and its downstream tasks wait for its upstream instead.
+    With none of the pipeline's jobs written yet, the pipeline is the synthetic shop itself.
+    Returns (pipeline, pre-steps as [job, job args...]).
     """
     tasks = {k: dict(v) for k, v in pipeline["tasks"].items()}
+    shop = [part for arg in TINY_SHOP for part in ("--set", arg)]
+    header = {k: v for k, v in pipeline.items() if k != "tasks"}
+    if not any(spec.get("job", name) in jobs for name, spec in tasks.items()):
+        return {**header, "tasks": {"generate": {"job": "generate", "upstream": [], "args": shop}}}, []
 
     def resolve(names: Sequence[str]) -> list[str]:
         found: list[str] = []
@@ -80,12 +97,15 @@ def runnable_pipeline(pipeline: Mapping[str, Any], jobs: set[str], shop_args: Se
 
     kept = {}
     for name, spec in tasks.items():
-        if spec.get("job", name) in jobs:
-            upstream = resolve(spec.get("upstream", [])) or ["generate"]
-            kept[name] = {**spec, "upstream": upstream}
-    shop = [part for arg in shop_args for part in ("--set", arg)]
-    generate = {"job": "generate", "upstream": [], "outputs": [], "args": shop}
-    return {**{k: v for k, v in pipeline.items() if k != "tasks"}, "tasks": {"generate": generate, **kept}}
+        job = spec.get("job", name)
+        if job in jobs:
+            args = [*map(str, spec.get("args", [])), *TEST_JOB_ARGS.get(job, ())]
+            kept[name] = {**spec, "upstream": resolve(spec.get("upstream", [])), "args": args}
+    pre_steps = [["generate", "--date", str(RUN_DATE), *shop]]
+    if "ingest" in jobs:
+        first = RUN_DATE - dt.timedelta(days=SHOP_DAYS - 1)
+        pre_steps.append(["ingest", "--from", str(first), "--to", str(RUN_DATE - dt.timedelta(days=1))])
+    return {**header, "tasks": kept}, pre_steps
 
 
 def topological(pipeline: Mapping[str, Any]) -> list[str]:
@@ -222,6 +242,10 @@ def sorted_rows(table: pa.Table) -> list[tuple]:
     return sorted((tuple(row[c] for c in columns) for row in rows), key=repr)
 
 
+def without_run_metadata(table: pa.Table) -> pa.Table:
+    return table.drop_columns([c for c in table.column_names if c in RUN_METADATA_COLUMNS])
+
+
 def assert_tables_equal(left: pa.Table, right: pa.Table, what: str, rel: float = 1e-9) -> None:
     """Same schema and the same rows in any order; floats equal to `rel`."""
     assert sorted(left.schema, key=lambda f: f.name) == sorted(right.schema, key=lambda f: f.name), (
@@ -246,3 +270,29 @@ def _close(x: Any, y: Any, rel: float) -> bool:
 
 def copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+def submit_job(
+    package: Path, master: str, job: str, env_name: str, args: Sequence[str], log: Path, env: Mapping[str, str],
+    date: bool = True,
+) -> None:
+    """deploy/submit.sh of the package: JOB --env ENV [--date RUN_DATE] ARGS."""
+    dated = ["--date", str(RUN_DATE)] if date and "--date" not in args and "--from" not in args else []
+    run_logged(
+        [str(package / "submit.sh"), "--master", master, job, "--env", env_name, *dated, *map(str, args)],
+        log, env=env, timeout=1200,
+    )
+
+
+def project_spark_env(**extra: str) -> dict[str, str]:
+    """The environment jobs get from the project: its Python for driver and workers, loopback only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK_", "AIRFLOW"))}
+    env.update(
+        SPARK_LOCAL_IP="127.0.0.1",
+        PYSPARK_PYTHON=str(VENV_BIN / "python"),
+        PYSPARK_DRIVER_PYTHON=str(VENV_BIN / "python"),
+        COBUY_PYTHON=str(VENV_BIN / "python"),
+        COBUY_PSEUDONYM_SECRET=PSEUDONYM_SECRET,
+        **extra,
+    )
+    return env
