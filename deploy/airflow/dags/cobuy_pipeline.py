@@ -16,6 +16,8 @@ Settings (Airflow Variables, read when the DAG is parsed unless marked "at run t
                                "" = use PATH as it is, e.g. on Kubernetes masters)
     cobuy_evaluate_weekdays    at run time: weekdays evaluation runs on, e.g. "sun" or "mon,thu",
                                "*" = every run, "" = only when asked           (default: sun)
+    cobuy_pseudonym_secret     at run time: ingest's HMAC secret, given to its driver as
+                               COBUY_PSEUDONYM_SECRET (pipeline.toml [tasks.ingest.secrets])
 Where the package is: $COBUY_PACKAGE, else Variable cobuy_package_dir, else the package this DAG
 file was copied into by `make package` (<package>/airflow/dags/), else <project>/dist/cobuy.
 Ask for an evaluation on any day: `airflow dags trigger cobuy_daily -c '{"evaluate": true}'`.
