@@ -57,6 +57,16 @@ def build_wheel(out: Path) -> Path:
     wheels = sorted(out.glob("cobuy-*.whl"))
     if not wheels:
         raise SystemExit(f"package: pip wheel wrote no cobuy wheel into {out}")
+    with zipfile.ZipFile(wheels[-1]) as archive:
+        in_wheel = set(archive.namelist())
+    missing = [p.relative_to(ROOT).as_posix() for p in _files(ROOT / "lib", (".py",))]
+    missing = [name for name in missing if name not in in_wheel]
+    if missing:
+        print(
+            f"package: WARNING {wheels[-1].name} lacks {len(missing)} lib module(s), e.g. {missing[0]}: "
+            "pyproject.toml must list lib's subpackages (lib.zip is complete)",
+            file=sys.stderr,
+        )
     return wheels[-1]
 
 

@@ -46,7 +46,8 @@ for dag_id, dag in bag.dags.items():
                 "retry_delay_s": task.retry_delay.total_seconds(),
                 "max_retry_delay_s": task.max_retry_delay.total_seconds() if task.max_retry_delay else None}
         if info["type"] == "SparkSubmitOperator":
-            task.render_template_fields({"ds": sys.argv[2]})
+            task.render_template_fields(
+                {"ds": sys.argv[2], "var": {"value": {"cobuy_pseudonym_secret": "rendered-secret"}}})
             info.update(application=task.application, args=task.application_args, name=task.name,
                         conf=task.conf, py_files=task.py_files, conn_id=task._conn_id,
                         env_vars=task.env_vars)
@@ -143,6 +144,8 @@ def test_dag_imports_with_the_designed_graph_and_renders_the_date(
         assert (info["retries"], info["backoff"], info["retry_delay_s"], info["max_retry_delay_s"]) == (
             2, True, 300.0, 3600.0,
         )
+        secret = info["env_vars"].get("COBUY_PSEUDONYM_SECRET")
+        assert secret == ("rendered-secret" if task == "ingest" else None)
 
 
 def test_dag_defaults_and_a_bad_pipeline_is_an_import_error(
