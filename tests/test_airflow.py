@@ -50,7 +50,7 @@ for dag_id, dag in bag.dags.items():
                 {"ds": sys.argv[2], "var": {"value": {"cobuy_pseudonym_secret": "rendered-secret"}}})
             info.update(application=task.application, args=task.application_args, name=task.name,
                         conf=task.conf, py_files=task.py_files, conn_id=task._conn_id,
-                        env_vars=task.env_vars)
+                        env_vars=task.env_vars, deploy_mode=task._deploy_mode, archives=task._archives)
         tasks[task.task_id] = info
     gate = dag.task_dict.get("evaluate_due")
     decisions = {}
@@ -138,6 +138,7 @@ def test_dag_imports_with_the_designed_graph_and_renders_the_date(
         assert info["py_files"] == f"{package}/lib.zip"
         assert info["args"] == ["--env", "cluster", "--date", "2024-03-31", "--conf-dir", f"{package}/conf"]
         assert info["name"] == f"cobuy-{task}-2024-03-31"
+        assert (info["deploy_mode"], info["archives"]) == ("client", None)
         assert info["conf"]["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
         assert info["env_vars"]["PATH"].split(os.pathsep)[0] == str(VENV_BIN)
         assert info["env_vars"]["PYSPARK_PYTHON"] == str(VENV_BIN / "python")
@@ -159,10 +160,13 @@ def test_dag_defaults_and_a_bad_pipeline_is_an_import_error(
     [error] = found["import_errors"].values()
     assert "task 'evaluate' waits for unknown task 'alss'" in error
 
-    env = airflow_env(tmp_path / "airflow", COBUY_PIPELINE=str(PIPELINE_FILE))
+    env = airflow_env(tmp_path / "airflow", COBUY_PIPELINE=str(PIPELINE_FILE), AIRFLOW_VAR_COBUY_DEPLOY_MODE="cluster")
     dag = probe(airflow_python, designed_package / "airflow" / "dags", env)["dags"][DAG_ID]
     assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
-    assert dag["tasks"]["ingest"]["conn_id"] == "cobuy_spark"
+    ingest = dag["tasks"]["ingest"]
+    assert ingest["conn_id"] == "cobuy_spark"
+    assert (ingest["deploy_mode"], ingest["archives"]) == ("cluster", f"{designed_package}/conf.zip#cobuy-conf")
+    assert ingest["args"][-2:] == ["--conf-dir", "cobuy-conf"]
 
 
 # ---------------------------------------------------------------------------------------------

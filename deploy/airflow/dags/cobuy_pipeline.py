@@ -7,7 +7,8 @@ hand are submitted identically. `{{ ds }}` is the job's --date.
 
 Settings (Airflow Variables, read when the DAG is parsed unless marked "at run time"):
     cobuy_env                  environment overlay conf/env/<env>.toml       (default: cluster)
-    cobuy_spark_conn_id        Spark connection: master and deploy mode     (default: cobuy_spark)
+    cobuy_spark_conn_id        Spark connection: the master                 (default: cobuy_spark)
+    cobuy_deploy_mode          client, or cluster (YARN/Kubernetes drivers)   (default: client)
     cobuy_catchup              back-fill missed days                        (default: false)
     cobuy_max_active_runs      runs at once                                 (default: 1)
     cobuy_retries              retries per task, exponential back-off       (default: 2)
@@ -130,6 +131,7 @@ def build_dag(pipeline: dict[str, Any], package: Path) -> DAG:
     submit = load_submit(package)
     env = setting("cobuy_env", pipeline.get("env", "cluster"))
     conn_id = setting("cobuy_spark_conn_id", "cobuy_spark")
+    deploy_mode = setting("cobuy_deploy_mode", "client")  # cluster: config shipped as conf.zip
     retries = int(setting("cobuy_retries", str(pipeline.get("retries", 2))))
     default_bin = package.parent.parent / ".venv" / "bin"
     bin_dir = setting("cobuy_spark_bin_dir", str(default_bin) if default_bin.exists() else "")
@@ -158,7 +160,7 @@ def build_dag(pipeline: dict[str, Any], package: Path) -> DAG:
             job = task.get("job", task_id)
             spec = submit.build_submit(
                 job, ["--env", env, "--date", "{{ ds }}", *extra_args, *map(str, task.get("args", []))],
-                package=package,
+                package=package, deploy_mode=deploy_mode,
             )
             operators[task_id] = SparkSubmitOperator(
                 task_id=task_id,
@@ -168,6 +170,7 @@ def build_dag(pipeline: dict[str, Any], package: Path) -> DAG:
                 py_files=",".join(spec.py_files),
                 archives=",".join(spec.archives) or None,
                 conf=dict(spec.conf),
+                deploy_mode=spec.deploy_mode,
                 name=f"cobuy-{job}-{{{{ ds }}}}",
                 env_vars=spark_env(bin_dir, dict(task.get("secrets", {}))),
                 doc_md=f"`spark-submit jobs/{job}.py --env {env} --date <ds>`; writes: "
