@@ -35,7 +35,10 @@ TINY_SHOP = (
 TEST_JOB_ARGS = {
     "fpgrowth": ("--set", "min_count=3"),
     "als": ("--set", "als.max_iter=3", "--set", "als.rank=8"),
-    "evaluate": ("--set", "tuning_horizon_days=0", "--set", "horizon_days=3"),
+    "evaluate": (
+        "--set", "tuning_horizon_days=0", "--set", "horizon_days=3",
+        "--set", "recommenders.als.max_iter=3", "--set", "recommenders.als.rank=8",
+    ),
 }
 # Columns that name or time a run: equal outputs may differ there.
 RUN_METADATA_COLUMNS = {"run_id", "run_started_at"}
