@@ -10,7 +10,7 @@ DEMO_DAYS ?= 28
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: setup demo test test-unit clean
+.PHONY: setup demo test test-unit clean package airflow-env test-deploy
 
 setup: $(STAMP)
 
@@ -29,6 +29,28 @@ test: setup
 
 test-unit: setup
 	$(BIN)/python -m pytest -m "not slow and not cluster and not airflow" $(PYTEST_ARGS)
+
+# The cluster package (lib.zip for --py-files, jobs, conf, wheel, DAG): deploy/package.py.
+package: setup
+	$(BIN)/python deploy/package.py
+
+# Airflow lives in its own virtual environment, as in production; its DAG calls $(BIN)/spark-submit.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
+AIRFLOW_CONSTRAINTS ?= deploy/airflow/constraints-3.11.txt
+
+airflow-env: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP): deploy/airflow/requirements.txt $(AIRFLOW_CONSTRAINTS)
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r deploy/airflow/requirements.txt -c $(AIRFLOW_CONSTRAINTS)
+	touch $(AIRFLOW_STAMP)
+
+# The orchestration proofs: DAG integrity and `airflow dags test` end to end, jobs on a two-worker
+# Spark standalone cluster (tests/test_deploy*.py, test_airflow*.py, test_cluster*.py).
+test-deploy: setup airflow-env
+	$(BIN)/python -m pytest -m "airflow or cluster" $(PYTEST_ARGS)
 
 clean:
 	rm -rf warehouse landing build dist *.egg-info .pytest_cache

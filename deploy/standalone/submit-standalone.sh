@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# cobuy on a Spark standalone cluster (client deploy mode: Spark standalone runs Python drivers
+# on the submitting host). The same route the cluster test takes on 127.0.0.1.
+#   SPARK_MASTER_URL=spark://spark-master:7077 deploy/standalone/submit-standalone.sh JOB YYYY-MM-DD [job args...]
+# Tables: conf/env/cluster.toml (object storage, Delta's own engine via --packages).
+# SUBMIT_OPTS adds options of deploy/submit.sh, e.g. SUBMIT_OPTS=--dry-run to print the command.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+job="${1:?usage: submit-standalone.sh JOB YYYY-MM-DD [job args]}"; date="${2:?missing date}"; shift 2
+# shellcheck disable=SC2086
+exec "$here/../submit.sh" ${SUBMIT_OPTS:-} \
+  --master "${SPARK_MASTER_URL:?set SPARK_MASTER_URL=spark://host:7077}" --deploy-mode client \
+  --conf spark.jars.packages=io.delta:delta-spark_2.13:4.4.1,org.apache.hadoop:hadoop-aws:3.5.0 \
+  --conf spark.driver.memory=4g \
+  --conf spark.executor.cores=2 --conf spark.executor.memory=8g --conf spark.cores.max=16 \
+  "$job" --env cluster --date "$date" "$@"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# cobuy on YARN (cluster deploy mode: the driver runs in the application master).
+#   deploy/yarn/submit-yarn.sh JOB YYYY-MM-DD [job args...]
+# Needs HADOOP_CONF_DIR / YARN_CONF_DIR of the cluster; the package from `make package`
+# (COBUY_PACKAGE to use another one). Tables: conf/env/cluster.toml (object storage, Delta's own engine).
+# SUBMIT_OPTS adds options of deploy/submit.sh, e.g. SUBMIT_OPTS=--dry-run to print the command.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+job="${1:?usage: submit-yarn.sh JOB YYYY-MM-DD [job args]}"; date="${2:?missing date}"; shift 2
+# shellcheck disable=SC2086
+exec "$here/../submit.sh" ${SUBMIT_OPTS:-} \
+  --master yarn --deploy-mode cluster \
+  --conf spark.jars.packages=io.delta:delta-spark_2.13:4.4.1,org.apache.hadoop:hadoop-aws:3.5.0 \
+  --conf spark.yarn.queue="${YARN_QUEUE:-default}" \
+  --conf spark.yarn.maxAppAttempts=1 \
+  --conf spark.yarn.appMasterEnv.COBUY_CONF_DIR=cobuy-conf \
+  --conf spark.driver.memory=4g \
+  --conf spark.executor.instances=4 --conf spark.executor.cores=2 --conf spark.executor.memory=8g \
+  --conf spark.dynamicAllocation.enabled=false \
+  "$job" --env cluster --date "$date" "$@"

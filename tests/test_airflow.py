@@ -1,0 +1,235 @@
+"""The Airflow DAG, run by Airflow 3 in its own virtual environment (`make airflow-env`).
+
+- integrity: the DAG file imports into a DagBag with no errors, the task graph is the designed one,
+  Variables reach the DAG, the templated fields render for a date, the evaluation gate decides right;
+- end to end: `airflow dags test` on a small synthetic shop with Spark local, twice for the same date:
+  every task succeeds, the output tables exist for the date, the second run leaves the counts alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from deploy_helpers import (
+    AIRFLOW_BIN, PIPELINE_FILE, PSEUDONYM_SECRET, RUN_DATE, SHOP_DAYS, TEST_SPARK, VENV_BIN, build_package,
+    dump_toml, existing_jobs, landing_days, project_spark_env, read_pipeline, row_counts, run_logged,
+    runnable_pipeline, submit_job, write_overlay,
+)
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+DAG_ID = "cobuy_daily"
+DESIGNED_EDGES = {
+    ("ingest", "fpgrowth"), ("ingest", "als"),
+    ("fpgrowth", "evaluate_due"), ("als", "evaluate_due"), ("evaluate_due", "evaluate"),
+}
+SPARK_TASKS = {"ingest", "fpgrowth", "als", "evaluate"}
+
+PROBE = r"""
+import datetime as dt, json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+out = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+for dag_id, dag in bag.dags.items():
+    tasks = {}
+    for task in dag.tasks:
+        info = {"type": type(task).__name__, "upstream": sorted(task.upstream_task_ids),
+                "retries": task.retries, "backoff": bool(task.retry_exponential_backoff),
+                "retry_delay_s": task.retry_delay.total_seconds(),
+                "max_retry_delay_s": task.max_retry_delay.total_seconds() if task.max_retry_delay else None}
+        if info["type"] == "SparkSubmitOperator":
+            task.render_template_fields(
+                {"ds": sys.argv[2], "var": {"value": {"cobuy_pseudonym_secret": "rendered-secret"}}})
+            info.update(application=task.application, args=task.application_args, name=task.name,
+                        conf=task.conf, py_files=task.py_files, conn_id=task._conn_id,
+                        env_vars=task.env_vars, deploy_mode=task._deploy_mode, archives=task._archives)
+        tasks[task.task_id] = info
+    gate = dag.task_dict.get("evaluate_due")
+    decisions = {}
+    if gate is not None:
+        for label, day, params in [("sunday", dt.datetime(2024, 3, 31), {}),
+                                   ("monday", dt.datetime(2024, 4, 1), {}),
+                                   ("monday_asked", dt.datetime(2024, 4, 1), {"evaluate": True})]:
+            decisions[label] = gate.python_callable(params=params, logical_date=day)
+    out["dags"][dag_id] = {"catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
+                           "schedule": str(dag.schedule), "params": dict(dag.params), "tasks": tasks,
+                           "gate": decisions}
+print("PROBE" + json.dumps(out, default=str))
+"""
+
+
+@pytest.fixture(scope="module")
+def airflow_python() -> Path:
+    python = AIRFLOW_BIN / "python"
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail("no .venv-airflow: CI must run `make airflow-env` (make test-deploy does)")
+        pytest.skip("no .venv-airflow: run `make airflow-env` (or `make test-deploy`)")
+    return python
+
+
+def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYSPARK", "SPARK_"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+        SPARK_LOCAL_IP="127.0.0.1",
+        **extra,
+    )
+    return env
+
+
+def probe(airflow_python: Path, dags: Path, env: dict[str, str], ds: str = str(RUN_DATE)) -> dict:
+    result = subprocess.run(
+        [str(airflow_python), "-c", PROBE, str(dags), ds], env=env, capture_output=True, text=True, timeout=300,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE")]
+    assert result.returncode == 0 and lines, f"probe failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return json.loads(lines[-1][len("PROBE"):])
+
+
+@pytest.fixture(scope="module")
+def designed_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package, with placeholder files for the pipeline's jobs not written yet (graph checks only)."""
+    package = build_package(tmp_path_factory.mktemp("designed") / "cobuy")
+    for task, spec in read_pipeline()["tasks"].items():
+        job = spec.get("job", task)
+        if not (package / "jobs" / f"{job}.py").exists():
+            (package / "jobs" / f"{job}.py").write_text('"""placeholder: the DAG-integrity test only parses."""\n')
+            (package / "conf" / f"{job}.toml").write_text("# placeholder\n")
+    return package
+
+
+def test_dag_imports_with_the_designed_graph_and_renders_the_date(
+    airflow_python: Path, designed_package: Path, tmp_path: Path
+) -> None:
+    env = airflow_env(
+        tmp_path / "airflow",
+        AIRFLOW_VAR_COBUY_CATCHUP="true",
+        AIRFLOW_VAR_COBUY_MAX_ACTIVE_RUNS="3",
+        AIRFLOW_VAR_COBUY_SPARK_CONN_ID="spark_prod",
+        AIRFLOW_VAR_COBUY_SPARK_BIN_DIR=str(VENV_BIN),
+    )
+    found = probe(airflow_python, designed_package / "airflow" / "dags", env)
+
+    assert found["import_errors"] == {}
+    dag = found["dags"][DAG_ID]
+    assert (dag["catchup"], dag["max_active_runs"], dag["schedule"]) == (True, 3, "@daily")
+    edges = {(up, task) for task, info in dag["tasks"].items() for up in info["upstream"]}
+    assert edges == DESIGNED_EDGES
+    assert dag["gate"] == {"sunday": True, "monday": False, "monday_asked": True}
+
+    package = str(designed_package)
+    for task in SPARK_TASKS:
+        info = dag["tasks"][task]
+        assert info["type"] == "SparkSubmitOperator"
+        assert info["conn_id"] == "spark_prod"
+        assert info["application"] == f"{package}/jobs/{task}.py"
+        assert info["py_files"] == f"{package}/lib.zip"
+        assert info["args"] == ["--env", "cluster", "--date", "2024-03-31", "--conf-dir", f"{package}/conf"]
+        assert info["name"] == f"cobuy-{task}-2024-03-31"
+        assert (info["deploy_mode"], info["archives"]) == ("client", None)
+        assert info["conf"]["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+        assert info["env_vars"]["PATH"].split(os.pathsep)[0] == str(VENV_BIN)
+        assert info["env_vars"]["PYSPARK_PYTHON"] == str(VENV_BIN / "python")
+        assert (info["retries"], info["backoff"], info["retry_delay_s"], info["max_retry_delay_s"]) == (
+            2, True, 300.0, 3600.0,
+        )
+        secret = info["env_vars"].get("COBUY_PSEUDONYM_SECRET")
+        assert secret == ("rendered-secret" if task == "ingest" else None)
+
+
+def test_dag_defaults_and_a_bad_pipeline_is_an_import_error(
+    airflow_python: Path, designed_package: Path, tmp_path: Path
+) -> None:
+    broken = read_pipeline()
+    broken["tasks"]["evaluate"]["upstream"] = ["fpgrowth", "alss"]
+    (tmp_path / "broken.toml").write_text(dump_toml(broken))
+    env = airflow_env(tmp_path / "airflow", COBUY_PIPELINE=str(tmp_path / "broken.toml"))
+    found = probe(airflow_python, designed_package / "airflow" / "dags", env)
+    [error] = found["import_errors"].values()
+    assert "task 'evaluate' waits for unknown task 'alss'" in error
+
+    env = airflow_env(tmp_path / "airflow", COBUY_PIPELINE=str(PIPELINE_FILE), AIRFLOW_VAR_COBUY_DEPLOY_MODE="cluster")
+    dag = probe(airflow_python, designed_package / "airflow" / "dags", env)["dags"][DAG_ID]
+    assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
+    ingest = dag["tasks"]["ingest"]
+    assert ingest["conn_id"] == "cobuy_spark"
+    assert (ingest["deploy_mode"], ingest["archives"]) == ("cluster", f"{designed_package}/conf.zip#cobuy-conf")
+    assert ingest["args"][-2:] == ["--conf-dir", "cobuy-conf"]
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end
+
+
+def task_states(home: Path) -> dict[str, dict[str, str]]:
+    """run_id -> {task_id: state} from Airflow's metadata database."""
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute("SELECT run_id, task_id, state FROM task_instance WHERE dag_id = ?", (DAG_ID,))
+        states: dict[str, dict[str, str]] = {}
+        for run_id, task_id, state in rows:
+            states.setdefault(run_id, {})[task_id] = state
+    return states
+
+
+def test_airflow_dags_test_runs_the_pipeline_and_a_rerun_changes_no_counts(
+    airflow_python: Path, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    package = build_package(tmp_path / "cobuy")
+    warehouse, landing = tmp_path / "warehouse", tmp_path / "landing"
+    write_overlay(package / "conf", "e2e", warehouse, landing, TEST_SPARK)
+    pipeline, pre_steps = runnable_pipeline(read_pipeline(), existing_jobs())
+    (tmp_path / "pipeline.toml").write_text(dump_toml(pipeline))
+    log = tmp_path / "airflow.log"
+    for job, *args in pre_steps:  # the shop's history, delivered before the day the DAG runs
+        submit_job(package, "local[2]", job, "e2e", args, tmp_path / "history.log", project_spark_env())
+    history = time.monotonic() - started
+
+    home = tmp_path / "airflow"
+    env = airflow_env(
+        home,
+        AIRFLOW__CORE__DAGS_FOLDER=str(package / "airflow" / "dags"),
+        COBUY_PIPELINE=str(tmp_path / "pipeline.toml"),
+        AIRFLOW_VAR_COBUY_ENV="e2e",
+        AIRFLOW_VAR_COBUY_RETRIES="0",
+        AIRFLOW_VAR_COBUY_SPARK_BIN_DIR=str(VENV_BIN),
+        AIRFLOW_VAR_COBUY_PSEUDONYM_SECRET=PSEUDONYM_SECRET,
+        AIRFLOW_CONN_COBUY_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
+    )
+    airflow = str(airflow_python.parent / "airflow")
+    run_logged([airflow, "db", "migrate"], log, env=env, timeout=300)
+
+    expected_states = {task: "success" for task in pipeline["tasks"]}
+    if any(spec.get("gate") for spec in pipeline["tasks"].values()):
+        expected_states["evaluate_due"] = "success"  # 2024-03-31 is a Sunday
+    run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE)], log, env=env, timeout=2400)
+    first_run = task_states(home)
+    assert list(first_run.values()) == [expected_states], f"see {log}"
+    first_landing, first_tables = landing_days(landing), row_counts(warehouse, RUN_DATE)
+    assert set(first_landing) == {f"date={RUN_DATE - dt.timedelta(days=d)}" for d in range(SHOP_DAYS)}
+    for spec in pipeline["tasks"].values():
+        for table in spec.get("outputs", []):
+            total, on_date = first_tables[table]
+            assert (on_date if on_date is not None else total) >= 1, f"{table} has no rows for {RUN_DATE}"
+
+    run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE)], log, env=env, timeout=2400)
+    second_run = task_states(home)  # `dags test` replaces the date's earlier run with a new one
+    assert list(second_run.values()) == [expected_states] and second_run.keys() != first_run.keys(), f"see {log}"
+    assert landing_days(landing) == first_landing
+    assert row_counts(warehouse, RUN_DATE) == first_tables
+    print(
+        f"\nairflow end to end ({', '.join(pipeline['tasks'])}): history {history:.0f}s, "
+        f"two runs {time.monotonic() - started - history:.0f}s"
+    )
