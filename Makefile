@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 demo: setup
 	DEMO_DATE=$(DEMO_DATE) DEMO_DAYS=$(DEMO_DAYS) bash deploy/demo.sh
 
-test: setup
+# Every test, the Airflow and cluster proofs included (Airflow gets its own .venv-airflow first).
+test: setup airflow-env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: setup

@@ -133,14 +133,18 @@ def active_users(events: DataFrame, as_of: dt.date, active_days: int) -> DataFra
 
 
 def companions(store: TableStore, events: DataFrame, params: AlsJobParams, as_of: dt.date) -> DataFrame:
-    """The latest `bought_together` partition up to `as_of`, else co-occurrence counts of baskets."""
+    """The latest `bought_together` partition before `as_of`, else co-occurrence counts of baskets.
+
+    Before, not up to: fpgrowth writes `as_of` in parallel with this job (the Airflow DAG), and the
+    result must not depend on which of the two finishes first.
+    """
     if store.exists(params.bought_together_table):
-        table = store.read(params.bought_together_table, end=as_of)
+        table = store.read(params.bought_together_table, end=as_of - dt.timedelta(days=1))
         latest = table.agg(F.max("dt").alias("latest")).collect()[0]["latest"]
         if latest is not None:
             log.info("co_occurrence companions from %s dt=%s", params.bought_together_table, latest)
             return companions_from_rules(table.where(F.col("dt") == F.lit(latest)))
-    log.info("no %s up to %s: co_occurrence companions from purchase baskets", params.bought_together_table, as_of)
+    log.info("no %s before %s: co_occurrence companions from purchase baskets", params.bought_together_table, as_of)
     return bought_together_from_baskets(
         events, params.co_occurrence_top_n, params.co_occurrence_max_basket_items
     )

@@ -261,11 +261,6 @@ def test_databricks_job_runs_the_pipeline_graph() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject's packages = ['lib'] leaves lib's subpackages out of the wheel; "
-    "needs [tool.setuptools.packages.find] include = ['lib*'] (then drop this marker)",
-)
 def test_make_package_builds_a_wheel_of_lib(tmp_path: Path) -> None:
     """The Databricks library: `lib` and its metadata, no tests, jobs or configs."""
     subprocess.run(
