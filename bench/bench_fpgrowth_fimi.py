@@ -26,13 +26,7 @@ from lib.rules.pipeline import MiningParams, rules_from_itemsets
 from lib.rules.pruning import PruningParams
 from lib.session import build_session
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The project's `../shared/datasets` (a git worktree one level deeper also finds it).
-DATASETS = next(
-    (p / "shared" / "datasets" for p in (PROJECT_ROOT.parent, PROJECT_ROOT.parent.parent)
-     if (p / "shared" / "datasets").is_dir()),
-    PROJECT_ROOT.parent / "shared" / "datasets",
-)
+from shared_datasets import DATASETS, PROJECT_ROOT  # noqa: E402 - bench/ is on sys.path
 DEFAULT_DATA = DATASETS / "fimi_retail" / "retail.dat"
 
 

@@ -43,12 +43,7 @@ from lib.schemas.rules import ASSOCIATION_RULES
 from lib.session import build_session
 from lib.storage import TableStore
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DATASETS = next(
-    (p / "shared" / "datasets" for p in (PROJECT_ROOT.parent, PROJECT_ROOT.parent.parent)
-     if (p / "shared" / "datasets").is_dir()),
-    PROJECT_ROOT.parent / "shared" / "datasets",
-)
+from shared_datasets import DATASETS, PROJECT_ROOT  # noqa: E402 - bench/ is on sys.path
 FIRST_DAY, LAST_DAY = dt.date(2010, 12, 1), dt.date(2011, 12, 9)
 WHOLE_YEAR_DAYS = (LAST_DAY - FIRST_DAY).days + 1  # 374: the window ending at LAST_DAY starts at FIRST_DAY
 CSV_SCHEMA = T.StructType(

@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from shared_datasets import DATASETS, PROJECT_ROOT as ROOT  # noqa: E402 - bench/ is on sys.path
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", default=str(ROOT.parent.parent / "shared" / "datasets" / "online_retail"))
+    parser.add_argument("--input", default=str(DATASETS / "online_retail"))
     parser.add_argument("--warehouse", default="/tmp/cobuy-bench-ingest")
     parser.add_argument("--cores", default="2")
     args = parser.parse_args()
