@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml  # dev dependency: the Kubernetes manifests are YAML
 
 from deploy_helpers import ROOT, build_package, pipeline_edges, read_pipeline
 from lib.config import load_job_config
@@ -203,18 +204,7 @@ def test_pipeline_is_the_designed_graph() -> None:
     assert "events" in pipeline["tasks"]["ingest"]["outputs"]
 
 
-def yaml_module() -> ModuleType:
-    try:
-        import yaml
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("PyYAML is needed to check the Kubernetes manifests (dev dependency pyyaml)")
-        pytest.skip("PyYAML not installed")
-    return yaml
-
-
 def test_kubernetes_sparkapplications() -> None:
-    yaml = yaml_module()
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "cobuy-sparkapplications.yaml").read_text()))
     apps = {doc["metadata"]["labels"]["app.kubernetes.io/component"]: doc for doc in documents}
     assert set(apps) == PIPELINE_JOBS and len(documents) == len(PIPELINE_JOBS)
