@@ -55,6 +55,12 @@ class JobConfig(Generic[P]):
     spark_conf: Mapping[str, str]
     params: P
     sources: tuple[str, ...] = ()
+    tables: Mapping[str, str] = dataclasses.field(default_factory=dict)  # logical -> warehouse name
+
+    def catalog(self):  # -> lib.catalog.Catalog (imported here: lib.catalog needs pyspark)
+        from lib.catalog import catalog
+
+        return catalog(self.tables)
 
     def table_path(self, table_name: str) -> str:
         return join_path(self.storage.warehouse, table_name)
@@ -253,7 +259,14 @@ def build_dataclass(
             kwargs[name] = _coerce(values[name], hints[name], key, origin, default_source)
         elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{default_source}: missing required key '{key}'")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        # A config type validates its values in __post_init__; the message names the key.
+        sources = sorted({origin.get(f"{prefix}{name}", default_source) for name in values})
+        raise ConfigError(f"{', '.join(sources) or default_source}: {prefix.rstrip('.') or cls.__name__}: {error}") from None
 
 
 def _spark_conf(values: Mapping[str, Any], origin: dict[str, str], default_source: str) -> dict[str, str]:
@@ -271,6 +284,9 @@ def _spark_conf(values: Mapping[str, Any], origin: dict[str, str], default_sourc
     return conf
 
 
+TABLES_FILE = "tables.toml"
+
+
 def load_job_config(
     job: str,
     params_type: type[P],
@@ -278,8 +294,14 @@ def load_job_config(
     run_date: dt.date,
     overrides: list[str] | tuple[str, ...] = (),
     config_dir: Path | None = None,
+    shared: tuple[str, ...] = (),
 ) -> JobConfig[P]:
-    """Merge conf/<job>.toml < conf/env/<env>.toml < --set into a validated JobConfig."""
+    """Merge conf/tables.toml < conf/<shared>.toml < conf/<job>.toml < conf/env/<env>.toml < --set.
+
+    `shared` names config files several jobs read (conf/recommender.toml for als and evaluate); the
+    job file may override their keys. Table names (`[tables]`) come from conf/tables.toml, the
+    environment overlay's [tables] and `--set tables.<name>=...`.
+    """
     directory = Path(config_dir) if config_dir else conf_dir()
     job_file = directory / f"{job}.toml"
     env_file = directory / "env" / f"{env}.toml"
@@ -291,13 +313,23 @@ def load_job_config(
     origin: dict[str, str] = {}
     job_layer = read_toml(job_file)
     env_layer = read_toml(env_file)
-    unknown_env = sorted(set(env_layer) - {"storage", "spark", "jobs"})
+    unknown_env = sorted(set(env_layer) - {"storage", "spark", "jobs", "tables"})
     if unknown_env:
-        raise ConfigError(f"{env_file}: unknown section '{unknown_env[0]}' (known: jobs, spark, storage)")
-    unknown_job = sorted(k for k in ("storage", "jobs") if k in job_layer)
+        raise ConfigError(f"{env_file}: unknown section '{unknown_env[0]}' (known: jobs, spark, storage, tables)")
+    unknown_job = sorted(k for k in ("storage", "jobs", "tables") if k in job_layer)
     if unknown_job:
-        raise ConfigError(f"{job_file}: section '{unknown_job[0]}' belongs in an environment overlay")
+        where = TABLES_FILE if unknown_job[0] == "tables" else "an environment overlay"
+        raise ConfigError(f"{job_file}: section '{unknown_job[0]}' belongs in {where}")
 
+    tables_file = directory / TABLES_FILE
+    if tables_file.exists():
+        tables_layer = read_toml(tables_file)
+        if set(tables_layer) - {"tables"}:
+            raise ConfigError(f"{tables_file}: only a [tables] section belongs here")
+        _merge(merged, origin, tables_layer, str(tables_file))
+    shared_files = [directory / f"{name}.toml" for name in shared]
+    for shared_file in shared_files:
+        _merge(merged, origin, read_toml(shared_file), str(shared_file))
     _merge(merged, origin, job_layer, str(job_file))
     env_for_merge = {k: v for k, v in env_layer.items() if k != "jobs"}
     _merge(merged, origin, env_for_merge, str(env_file))
@@ -309,6 +341,9 @@ def load_job_config(
 
     storage_values = merged.pop("storage", {})
     spark_values = merged.pop("spark", {})
+    table_values = merged.pop("tables", {})
+    if not isinstance(table_values, Mapping) or any(not isinstance(v, str) or not v for v in table_values.values()):
+        raise ConfigError(f"{origin.get('tables', tables_file)}: [tables] maps table names to non-empty names")
     storage = build_dataclass(StorageConfig, storage_values, origin, str(env_file), prefix="storage.")
     if storage.engine not in ENGINES:
         raise ConfigError(
@@ -331,7 +366,8 @@ def load_job_config(
         storage=storage,
         spark_conf=types.MappingProxyType(_spark_conf(spark_values, origin, str(env_file))),
         params=params,
-        sources=(str(job_file), str(env_file)),
+        sources=(str(job_file), str(env_file), *map(str, shared_files)),
+        tables=types.MappingProxyType(dict(table_values)),
     )
 
 

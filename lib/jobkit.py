@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from lib.config import ConfigError, JobConfig, load_job_config
 from lib.session import build_session
+from lib.storage import TableStore
 
 P = TypeVar("P")
 log = logging.getLogger("cobuy")
@@ -50,12 +51,27 @@ def job_parser(job: str, description: str, date_required: bool = True) -> argpar
 
 
 def config_from_args(
-    job: str, params_type: type[P], args: argparse.Namespace, extra_overrides: Sequence[str] = ()
+    job: str,
+    params_type: type[P],
+    args: argparse.Namespace,
+    extra_overrides: Sequence[str] = (),
+    shared: tuple[str, ...] = (),
 ) -> JobConfig[P]:
-    return load_job_config(
+    config = load_job_config(
         job, params_type, env=args.env, run_date=args.date,
-        overrides=[*args.overrides, *extra_overrides], config_dir=args.conf_dir,
+        overrides=[*args.overrides, *extra_overrides], config_dir=args.conf_dir, shared=shared,
     )
+    try:
+        config.catalog()  # unknown or clashing [tables] names fail here, before any Spark
+    except (KeyError, ValueError) as error:
+        raise ConfigError(str(error).strip("'\"")) from None
+    return config
+
+
+def open_store(spark: SparkSession, config: JobConfig[Any]) -> TableStore:
+    """The job's TableStore, on the environment's warehouse and engine."""
+    storage = config.storage
+    return TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution)
 
 
 def configure_logging() -> None:
