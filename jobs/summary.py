@@ -1,7 +1,10 @@
-"""Print what the pipeline wrote: every Delta table in the warehouse with its row counts, then the
+"""Print what the pipeline wrote: every catalogued table in the warehouse with its row counts, then the
 highlights (strongest rules, sample recommendations, evaluation) where those tables exist.
 
     spark-submit jobs/summary.py --env local --date 2024-03-31
+
+Every table is read as the latest complete run of its producing job left it (`job_runs`), so a run
+that was killed half-way does not show half its outputs.
 """
 
 from __future__ import annotations
@@ -11,20 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lib.config import JobConfig, resolve_location
-from lib.jobkit import config_from_args, job_parser, run_job
-from lib.recs.evaluation import comparison_table
-from lib.recs.metrics import ALL_METRICS
-from lib.rules.report import format_rule_lines, top_rules
-from lib.schemas.evaluation import EVALUATION_METRICS, WINDOW_FINAL
+from lib.jobkit import config_from_args, job_parser, open_store, run_job
+from lib.outputs import read_consistent
+from lib.schemas.evaluation import EVALUATION_METRICS
 from lib.schemas.events import ITEMS
 from lib.schemas.recs import USER_RECOMMENDATIONS
 from lib.schemas.rules import ASSOCIATION_RULES
-from lib.storage import TableStore
-from lib.summary import TableOverview, render_overview
+from lib.summary import TableOverview, evaluation_section, recommendation_section, render_overview, rules_section
 
 JOB = "summary"
 
@@ -40,83 +40,32 @@ def parse_args(argv: Sequence[str]) -> JobConfig[SummaryParams]:
     return config_from_args(JOB, SummaryParams, parser.parse_args(argv))
 
 
-def warehouse_tables(warehouse: str) -> list[str]:
-    root = Path(warehouse)
-    return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir()) if root.is_dir() else []
-
-
-def overview(store: TableStore, table: str, config: JobConfig[SummaryParams]) -> TableOverview:
-    frame = store.read(table)
-    version = store.history(table, 1)[0].get("version", 0)
-    on_date = None
-    if "dt" in frame.columns:
-        counts = frame.agg(F.count("*"), F.sum(F.when(F.col("dt") == config.run_date, 1).otherwise(0))).first()
-        total, on_date = counts[0], counts[1] or 0
-    else:
-        total = frame.count()
-    return TableOverview(table, int(version), int(total), on_date)
-
-
-def highlights(store: TableStore, config: JobConfig[SummaryParams]) -> list[str]:
-    """The run's headline results, for each output table that exists."""
-    day, top_n = config.run_date, config.params.top_n
-    sections = []
-    if store.exists(ASSOCIATION_RULES):
-        rules = store.read(ASSOCIATION_RULES, start=day, end=day)
-        lines = format_rule_lines(top_rules(rules, top_n).collect())  # at most top_n rows
-        sections.append(f"=== the {len(lines)} strongest kept rules (dt={day}) ===\n" + "\n".join(lines))
-    if store.exists(USER_RECOMMENDATIONS):
-        sections.append(recommendation_sample(store, config))
-    if store.exists(EVALUATION_METRICS):
-        rows = [r.asDict() for r in selected_final_metrics(store.read(EVALUATION_METRICS, start=day, end=day)).collect()]
-        sections.append(
-            f"=== evaluation (dt={day}, final window, selected parameters) ===\n"
-            + comparison_table(rows, WINDOW_FINAL, ALL_METRICS)
-        )
-    return sections
-
-
-def selected_final_metrics(metrics: DataFrame) -> DataFrame:
-    """The chosen grid point of the final window: models x slices x metrics rows (a few dozen)."""
-    return metrics.where((F.col("window") == WINDOW_FINAL) & F.col("selected"))
-
-
-def recommendation_sample(store: TableStore, config: JobConfig[SummaryParams]) -> str:
-    """Top-5 lists of three users, with item titles, and how many users got lists from which source."""
-    day = config.run_date
-    recs = store.read(USER_RECOMMENDATIONS, start=day, end=day)
-    by_source = recs.groupBy("source").agg(F.countDistinct("user_id").alias("users")).orderBy("source")
-    titles = store.read(ITEMS).select("item_id", "title")
-    users = recs.select("user_id").distinct().orderBy("user_id").limit(3)
-    sample = (
-        recs.where(F.col("rank") <= 5)
-        .join(users, on="user_id", how="inner")
-        .join(titles, on="item_id", how="left")
-        .orderBy("user_id", "rank")
-        .collect()  # 3 users x 5 ranks
-    )
-    lines = [f"=== user recommendations (dt={day}) ==="]
-    lines.append("users per source: " + ", ".join(f"{r['source']} {r['users']:,}" for r in by_source.collect()))
-    for row in sample:
-        lines.append(f"{row['user_id'][:12]}…  #{row['rank']}  {row['title'] or row['item_id']}  ({row['source']}, {row['score']:.3f})")
-    return "\n".join(lines)
-
-
 def run(spark: SparkSession, config: JobConfig[SummaryParams]) -> str:
-    store = TableStore(spark, config.storage.warehouse, config.storage.engine)
-    tables = warehouse_tables(config.storage.warehouse)
-    sections = [
-        f"=== cobuy: tables in {config.storage.warehouse} ({store.engine_name} Delta engine) ===\n"
-        + render_overview([overview(store, t, config) for t in tables], str(config.run_date)),
-    ]
-    sections.extend(highlights(store, config))
+    store, tables, day = open_store(spark, config), config.catalog(), config.run_date
+    present = [name for name in tables.tables if store.exists(tables.physical(name))]
+    frames = {name: read_consistent(store, tables, name) for name in present}
+    overviews = []
+    for name, (frame, run) in frames.items():
+        version = run.table_versions[tables.physical(name)] if run else store.history(tables.physical(name), 1)[0]["version"]
+        on_day = F.sum(F.when(F.col("dt") == F.lit(day), 1).otherwise(0)) if "dt" in frame.columns else F.lit(None)
+        total, on_date = frame.agg(F.count(F.lit(1)), on_day).first()
+        overviews.append(TableOverview(tables.physical(name), int(version), int(total), on_date))
+    sections = [f"=== cobuy: tables in {config.storage.warehouse} ({store.engine_name} Delta engine) ===\n"
+                + render_overview(overviews, str(day))]
+    on_day = {name: frame.where(F.col("dt") == F.lit(day)) for name, (frame, _) in frames.items() if "dt" in frame.columns}
+    if ASSOCIATION_RULES in frames:
+        sections.append(rules_section(on_day[ASSOCIATION_RULES], config.params.top_n, day))
+    if USER_RECOMMENDATIONS in frames and ITEMS in frames:
+        sections.append(recommendation_section(on_day[USER_RECOMMENDATIONS], frames[ITEMS][0], day))
+    if EVALUATION_METRICS in frames:
+        sections.append(evaluation_section(on_day[EVALUATION_METRICS], day))
     report = "\n\n".join(sections) + "\n"
     print(report)
     if config.params.report_file:
         target = Path(resolve_location(config.params.report_file))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(report)
-    return f"{len(tables)} tables summarised"
+    return f"{len(overviews)} tables summarised"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

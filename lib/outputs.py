@@ -13,6 +13,7 @@ need a consistent set (`read_consistent`) read the table versions of the latest 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -63,6 +64,17 @@ class RunRecord:
     finished_at: dt.datetime
     table_versions: Mapping[str, int] = field(default_factory=dict)  # warehouse name -> version
     details: str | None = None
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses, mappings (MappingProxyType too) and tuples as JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
 
 def start_run(job: str, run_date: dt.date, run_id: str = "") -> JobRun:
@@ -129,7 +141,7 @@ def write_outputs(
     dates = list(dates) if dates is not None else [run.run_date]
     conformed = {name: conform(frame, tables.table(name), tables.physical(name)) for name, frame in outputs.items()}
     versions: dict[str, int] = {}
-    details_json = json.dumps(details, sort_keys=True, default=str) if details is not None else None
+    details_json = json.dumps(plain(details), sort_keys=True, default=str) if details is not None else None
     try:
         for name, frame in conformed.items():
             physical = tables.physical(name)

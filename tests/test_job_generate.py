@@ -72,16 +72,19 @@ def test_summary_lists_tables_with_counts(spark, tmp_path, capsys):
     from lib.storage import TableStore
 
     store = TableStore(spark, config.storage.warehouse, "embedded")
-    frame = spark.createDataFrame(
-        [(1, dt.date(2024, 3, 31)), (2, dt.date(2024, 3, 31)), (3, dt.date(2024, 3, 30))], "x int, dt date"
-    )
-    store.replace_partitions("numbers", frame)
+    from lib.schemas.ingest import QUARANTINE_SCHEMA
+
+    rows = [(dt.date(2024, 3, 31), "r", "generic", None, "bad_number", "x"),
+            (dt.date(2024, 3, 31), "r", "generic", None, "bad_number", "y"),
+            (dt.date(2024, 3, 30), "r", "generic", None, "bad_number", "z")]
+    store.replace_partitions("quarantine", spark.createDataFrame(rows, QUARANTINE_SCHEMA))
+    store.replace_partitions("not_catalogued", spark.createDataFrame([(1, dt.date(2024, 3, 31))], "x int, dt date"))
     summary.run(spark, config)
     report = (tmp_path / "report.txt").read_text()
     assert report.splitlines()[1:] == render_overview(
-        [TableOverview("numbers", 0, 3, 2)], "2024-03-31"
+        [TableOverview("quarantine", 0, 3, 2)], "2024-03-31"
     ).splitlines()
-    assert "numbers" in capsys.readouterr().out
+    assert "quarantine" in capsys.readouterr().out
 
 
 def test_render_overview_aligns_columns_and_marks_unpartitioned_tables():

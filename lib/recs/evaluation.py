@@ -1,23 +1,28 @@
-"""Honest offline evaluation of the recommenders: a time split, two truth slices, a tuning window.
+"""Honest offline evaluation of what is served: a time split, views and slices of the truth, a tuning window.
 
-The split (run date D, horizon h days, both from the job):
-- final window: train on events dated up to D - h (inclusive; optionally only the last `train_days`
-  days), test on the purchases dated D - h + 1 .. D (the following h days);
+The split (run date D, horizon h days, training window w days = recommender.window_days):
+- final window: train on the w days up to D - h (inclusive), test on the purchases dated
+  D - h + 1 .. D;
 - tuning window (when `tuning_horizon_days` = t > 0): the same shape shifted back so that its test
-  days end where the final training ends: train up to D - h - t, test D - h - t + 1 .. D - h.
-  Hyperparameters are chosen on it; the final window, whose test days were never looked at while
-  tuning, gives the reported figures. Its training days include the tuning test days, as they would
-  in production.
-Every model sees only the training events (the frame is cut before any model function gets it), so
-nothing after the split leaks into features, popularity, co-occurrence or ALS factors.
+  days end where the final training ends. Parameters are chosen on it; the final window, whose test
+  days were never looked at while tuning, gives the reported figures.
+Every model sees only the training events, so nothing after the split leaks.
 
-Truth: the distinct (user, item) purchases of the test days by users who have at least one event in
-the training days (only they can be personalised). Two slices:
-- `all`: every such purchase; the lists are evaluated as the model ranks them;
-- `new_items`: only items the user had not bought in training (discovery); each model's list has the
-  user's previously bought items removed and is re-ranked before the cut at K, as a "discover" shelf
-  would show it. Test purchases by anonymous users or by users unseen in training cannot be evaluated;
-  `split_counts` reports how many there were, so nothing is dropped silently.
+Each model's list is built by `lib.recs.serving.serve_candidates` with the serving settings of the
+recommender config — the same function and settings the ALS job serves with (bought items removed
+when `exclude_bought`, cold start, hybrid blend, re-ranking). The selection slice follows them:
+`new_items` when bought items are excluded (a list without them cannot hit a repeat purchase),
+else `all`.
+
+Truth: test purchases by users who have an event in the training days. Views:
+- `window`: every distinct (user, item) purchase of the test days;
+- `next_basket`: the items of each test user's first basket after the split (order, else day).
+Slices of a view: `all`; `new_items` (the user had not bought the item in training); `cold_items`
+(nobody had bought the item in training). Every model is reported on every view x slice.
+
+The hybrid search includes each single source (a one-hot weight) next to the blends of
+`hybrid_grid`, so on the tuning window the chosen hybrid scores at least as well as its best part.
+Candidate sources are pluggable (`sources`: name -> CandidateSource, see lib.recs.serving).
 """
 
 from __future__ import annotations
@@ -27,59 +32,53 @@ import datetime as dt
 import itertools
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lib.recs.als import AlsParams
-from lib.recs.baselines import (
-    bought_together_from_baskets,
-    recommend_buy_again,
-    recommend_co_occurrence,
-    recommend_popularity,
-)
-from lib.recs.hybrid import recommend_hybrid
 from lib.recs.interactions import purchases
 from lib.recs.metrics import evaluate_at_k, item_self_information
-from lib.recs.pipeline import als_training_set, recommend_als_with_cold_start, train_als
 from lib.recs.ranking import filter_bought, rerank
-from lib.schemas.evaluation import SLICE_ALL, SLICE_NEW_ITEMS, SLICES, WINDOW_FINAL, WINDOW_TUNING
+from lib.recs.serving import (
+    DEFAULT_SOURCES,
+    HYBRID,
+    CandidateSource,
+    HybridSettings,
+    RecommenderConfig,
+    SourceContext,
+    candidate_lists,
+    check_sources,
+    serve_candidates,
+    with_model,
+)
+from lib.schemas.evaluation import (
+    SLICE_ALL,
+    SLICE_COLD_ITEMS,
+    SLICE_NEW_ITEMS,
+    SLICES,
+    VIEW_NEXT_BASKET,
+    VIEW_WINDOW,
+    VIEWS,
+    WINDOW_FINAL,
+    WINDOW_TUNING,
+)
 
 log = logging.getLogger(__name__)
 
-POPULARITY, BUY_AGAIN, CO_OCCURRENCE, ALS, HYBRID = "popularity", "buy_again", "co_occurrence", "als", "hybrid"
-BASE_MODELS = (POPULARITY, BUY_AGAIN, CO_OCCURRENCE, ALS)
-MODELS = (*BASE_MODELS, HYBRID)
+ALS = "als"
 
 
 # ---------------------------------------------------------------------------------------------
-# Settings (the job's config; every field is a key of conf/evaluate.toml)
-
-
-@dataclass(frozen=True)
-class RecommenderSettings:
-    """How each model is built for the evaluation; mirror conf/als.toml so the job is what is measured."""
-
-    candidate_depth: int = 50  # rows per user each model produces; the new_items slice needs > k
-    popularity_window_days: int = 90
-    buy_again_half_life_days: float = 60.0
-    co_occurrence_recent_items: int = 20
-    co_occurrence_top_n: int = 50
-    co_occurrence_max_basket_items: int = 100
-    event_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"view": 1.0, "cart": 3.0, "fav": 2.0, "purchase": 5.0, "return": 5.0}
-    )
-    confidence_half_life_days: float = 90.0
-    min_user_items: int = 1
-    als: AlsParams = AlsParams()
+# Search settings (conf/evaluate.toml; the recommender itself is conf/recommender.toml)
 
 
 @dataclass(frozen=True)
 class AlsGrid:
-    """Cartesian grid over ALS hyperparameters; the other AlsParams fields come from settings.als."""
+    """Cartesian grid over ALS hyperparameters; the other AlsParams fields come from recommender.als."""
 
     rank: tuple[int, ...] = (32,)
     reg_param: tuple[float, ...] = (0.1,)
@@ -94,47 +93,47 @@ class AlsGrid:
 
 @dataclass(frozen=True)
 class HybridGrid:
-    """Cartesian grid over the hybrid's weights per model and its score normalisation."""
+    """Weights per source (a source left out has weight 0) x normalisation; no weight is fixed.
 
-    popularity: tuple[float, ...] = (0.0,)
-    buy_again: tuple[float, ...] = (1.0,)
-    co_occurrence: tuple[float, ...] = (0.5,)
-    als: tuple[float, ...] = (0.5,)
+    The search always adds each single source (weight 1, every other 0).
+    """
+
+    weights: Mapping[str, tuple[float, ...]] = field(
+        default_factory=lambda: {"co_occurrence": (0.0, 0.5), "als": (0.5, 1.0)}
+    )
     normalisation: tuple[str, ...] = ("rank",)
 
-    def points(self) -> list[HybridChoice]:
-        combos = itertools.product(
-            self.popularity, self.buy_again, self.co_occurrence, self.als, self.normalisation
-        )
-        points = [
-            HybridChoice(weights={POPULARITY: p, BUY_AGAIN: b, CO_OCCURRENCE: c, ALS: a}, normalisation=n)
-            for p, b, c, a, n in combos
-        ]
-        return [point for point in points if any(w > 0 for w in point.weights.values())]
-
-
-@dataclass(frozen=True)
-class HybridChoice:
-    weights: Mapping[str, float]
-    normalisation: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"weights": dict(sorted(self.weights.items())), "normalisation": self.normalisation}
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which metric on which slice picks the winner of a grid (higher is better)."""
-
-    metric: str = "ndcg"
-    slice: str = SLICE_ALL
+    def points(self, sources: Iterable[str]) -> list[HybridSettings]:
+        names = sorted(sources)
+        unknown = sorted(set(self.weights) - set(names))
+        if unknown:
+            raise ValueError(f"hybrid_grid weight for unknown source '{unknown[0]}' (known: {', '.join(names)})")
+        singles = [{name: 1.0} for name in names]
+        grid_names = sorted(self.weights)
+        blends = [dict(zip(grid_names, combo)) for combo in itertools.product(*(self.weights[n] for n in grid_names))]
+        points, seen = [], set()
+        for normalisation in self.normalisation:
+            for weights in [*singles, *blends]:
+                full = {name: float(weights.get(name, 0.0)) for name in names}
+                top = max(full.values())
+                # weights scaled by one factor rank alike: {als: 0.5} is the single als again
+                key = (normalisation, tuple(sorted((n, round(w / top, 9) if top else 0.0) for n, w in full.items())))
+                if any(w > 0 for w in full.values()) and key not in seen:
+                    seen.add(key)
+                    points.append(HybridSettings(weights=full, normalisation=normalisation))
+        return points
 
 
 @dataclass(frozen=True)
 class Chosen:
     als: AlsParams
-    hybrid: HybridChoice
+    hybrid: HybridSettings
     tuned: bool  # False: no tuning window, the configured values were used as they are
+
+
+def selection_slice(settings: RecommenderConfig) -> str:
+    """The slice that picks parameters: what the served list can hit."""
+    return SLICE_NEW_ITEMS if settings.exclude_bought else SLICE_ALL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +159,7 @@ class SplitWindow:
 def split_windows(
     run_date: dt.date, horizon_days: int, train_days: int = 0, tuning_horizon_days: int = 0
 ) -> tuple[SplitWindow, ...]:
-    """(tuning window, if any; final window). See the module docstring for the layout."""
+    """(tuning window, if any; final window). `train_days` 0: all history before the split."""
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
     if train_days < 0 or tuning_horizon_days < 0:
@@ -210,12 +209,33 @@ def bought_pairs(training: DataFrame) -> DataFrame:
     return purchases(training).select("user_id", "item_id").distinct()
 
 
-def truth_all(events: DataFrame, window: SplitWindow) -> DataFrame:
-    """(user_id, item_id): distinct test purchases of users seen in training."""
+def evaluated_test_purchases(events: DataFrame, window: SplitWindow) -> DataFrame:
+    """Test purchase events of users seen in training."""
     return (
         filter_test_purchases(events, window)
         .where(F.col("user_id").isNotNull())
         .join(training_users(filter_training(events, window)), on="user_id", how="left_semi")
+    )
+
+
+def truth_all(events: DataFrame, window: SplitWindow) -> DataFrame:
+    """(user_id, item_id): distinct test purchases of users seen in training."""
+    return evaluated_test_purchases(events, window).select("user_id", "item_id").distinct()
+
+
+def truth_next_basket(events: DataFrame, window: SplitWindow) -> DataFrame:
+    """(user_id, item_id): the items of each evaluated user's first basket in the test days.
+
+    A basket is an order; purchases without an order form one basket per day.
+    """
+    tests = evaluated_test_purchases(events, window)
+    basket = F.coalesce(F.col("order_id"), F.concat(F.lit("day:"), event_date().cast("string")))
+    baskets = tests.groupBy("user_id", basket.alias("basket")).agg(F.min("event_time").alias("first_time"))
+    first = Window.partitionBy("user_id").orderBy(F.col("first_time").asc(), F.col("basket").asc())
+    firsts = baskets.withColumn("n", F.row_number().over(first)).where(F.col("n") == F.lit(1))
+    return (
+        tests.withColumn("basket", basket)
+        .join(firsts.select("user_id", "basket"), on=["user_id", "basket"], how="inner")
         .select("user_id", "item_id")
         .distinct()
     )
@@ -224,6 +244,19 @@ def truth_all(events: DataFrame, window: SplitWindow) -> DataFrame:
 def truth_new_items(truth: DataFrame, training: DataFrame) -> DataFrame:
     """The truth pairs whose item the user had not bought in training."""
     return truth.join(bought_pairs(training), on=["user_id", "item_id"], how="left_anti")
+
+
+def truth_cold_items(truth: DataFrame, training: DataFrame) -> DataFrame:
+    """The truth pairs whose item nobody bought in training."""
+    return truth.join(bought_pairs(training).select("item_id").distinct(), on="item_id", how="left_anti")
+
+
+def truth_slices(truth: DataFrame, training: DataFrame) -> dict[str, DataFrame]:
+    return {
+        SLICE_ALL: truth,
+        SLICE_NEW_ITEMS: truth_new_items(truth, training),
+        SLICE_COLD_ITEMS: truth_cold_items(truth, training),
+    }
 
 
 def split_counts(events: DataFrame, window: SplitWindow) -> dict[str, int]:
@@ -247,7 +280,7 @@ def discovery_list(recs: DataFrame, bought: DataFrame, k: int) -> DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# Building each model's candidate lists on a training frame
+# One window's data
 
 
 @dataclass(frozen=True)
@@ -257,7 +290,7 @@ class WindowData:
     window: SplitWindow
     training: DataFrame
     users: DataFrame  # (user_id) evaluated users
-    truth: Mapping[str, DataFrame]  # slice -> (user_id, item_id)
+    truth: Mapping[tuple[str, str], DataFrame]  # (view, slice) -> (user_id, item_id)
     bought: DataFrame  # (user_id, item_id) bought in training
     catalogue: DataFrame  # (item_id) items bought in training
     self_information: DataFrame
@@ -265,55 +298,29 @@ class WindowData:
 
 def prepare_window(events: DataFrame, window: SplitWindow) -> WindowData:
     training = filter_training(events, window).localCheckpoint()
-    truth = truth_all(events, window).localCheckpoint()
+    views = {VIEW_WINDOW: truth_all(events, window), VIEW_NEXT_BASKET: truth_next_basket(events, window)}
+    truth = {
+        (view, slice_name): frame.localCheckpoint()
+        for view, view_truth in views.items()
+        for slice_name, frame in truth_slices(view_truth, training).items()
+    }
     bought = bought_pairs(training).localCheckpoint()
     return WindowData(
         window=window,
         training=training,
-        users=truth.select("user_id").distinct().localCheckpoint(),
-        truth={SLICE_ALL: truth, SLICE_NEW_ITEMS: truth_new_items(truth, training).localCheckpoint()},
+        users=truth[(VIEW_WINDOW, SLICE_ALL)].select("user_id").distinct().localCheckpoint(),
+        truth=truth,
         bought=bought,
         catalogue=bought.select("item_id").distinct().localCheckpoint(),
         self_information=item_self_information(bought).localCheckpoint(),
     )
 
 
-def baseline_candidates(data: WindowData, settings: RecommenderSettings) -> dict[str, DataFrame]:
-    """popularity, buy_again and co_occurrence lists (depth `candidate_depth`) for the window's users."""
-    as_of, depth, training, users = data.window.train_end, settings.candidate_depth, data.training, data.users
-    companions = bought_together_from_baskets(
-        training, settings.co_occurrence_top_n, settings.co_occurrence_max_basket_items
-    )
-    return {
-        POPULARITY: recommend_popularity(training, users, as_of, settings.popularity_window_days, depth),
-        BUY_AGAIN: recommend_buy_again(training, users, as_of, depth, settings.buy_again_half_life_days),
-        CO_OCCURRENCE: recommend_co_occurrence(
-            training, users, companions, depth, settings.co_occurrence_recent_items
-        ),
-    }
-
-
-def als_candidates(
-    data: WindowData, items: DataFrame, settings: RecommenderSettings, params: AlsParams
-) -> DataFrame:
-    """ALS lists (already-bought items kept; cold-start rows for users the model does not know)."""
-    as_of = data.window.train_end
-    training_set = als_training_set(
-        data.training, as_of, settings.event_weights, settings.confidence_half_life_days,
-        settings.min_user_items,
-    )
-    fitted = train_als(training_set, params)
-    return recommend_als_with_cold_start(
-        fitted, data.training, items, data.users, as_of, settings.candidate_depth,
-        exclude_bought=False, popularity_window_days=settings.popularity_window_days,
-    )
-
-
-def hybrid_candidates(
-    candidates: Mapping[str, DataFrame], choice: HybridChoice, depth: int
-) -> DataFrame:
-    used = {name: candidates[name] for name in BASE_MODELS}
-    return recommend_hybrid(used, choice.weights, depth, choice.normalisation)
+def window_context(
+    data: WindowData, settings: RecommenderConfig, inputs: Mapping[str, DataFrame], fitted: Mapping[str, Any] | None = None
+) -> SourceContext:
+    """The serving context of a window: training events, its evaluated users, as of the last training day."""
+    return SourceContext(data.training, data.users, data.window.train_end, settings, inputs, fitted or {})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,44 +328,44 @@ def hybrid_candidates(
 
 
 def measure(
-    data: WindowData, recs: DataFrame, k: int, slices: Sequence[str] = SLICES
+    data: WindowData, served: DataFrame, k: int, cells: Sequence[tuple[str, str]] | None = None
 ) -> list[dict[str, Any]]:
-    """[{slice, metric, k, value, users}] for one model's candidate lists (a bounded collect)."""
-    parts = []
-    for slice_name in slices:
-        lists = recs if slice_name == SLICE_ALL else discovery_list(recs, data.bought, k)
-        measured = evaluate_at_k(lists, data.truth[slice_name], data.catalogue, data.self_information, k)
-        parts.append(measured.withColumn("slice", F.lit(slice_name)))
+    """[{view, slice, metric, k, value, users}] of one served list (a bounded collect)."""
+    parts = [
+        evaluate_at_k(served, data.truth[cell], data.catalogue, data.self_information, k)
+        .withColumn("view", F.lit(cell[0]))
+        .withColumn("slice", F.lit(cell[1]))
+        for cell in (cells or [(v, s) for v in VIEWS for s in SLICES])
+    ]
     frame = parts[0]
     for part in parts[1:]:
         frame = frame.unionByName(part)
     return [row.asDict() for row in frame.collect()]
 
 
-def metric_value(rows: Sequence[Mapping[str, Any]], selection: Selection) -> float:
+def metric_value(rows: Sequence[Mapping[str, Any]], metric: str, view: str, slice_name: str) -> float:
     for row in rows:
-        if row["metric"] == selection.metric and row["slice"] == selection.slice:
+        if (row["metric"], row["view"], row["slice"]) == (metric, view, slice_name):
             return float("-inf") if row["value"] is None else float(row["value"])
-    raise ValueError(f"selection metric '{selection.metric}' on slice '{selection.slice}' was not measured")
-
-
-def params_json(model: str, settings: RecommenderSettings, als: AlsParams, hybrid: HybridChoice) -> str:
-    by_model: dict[str, Any] = {
-        POPULARITY: {"window_days": settings.popularity_window_days},
-        BUY_AGAIN: {"half_life_days": settings.buy_again_half_life_days},
-        CO_OCCURRENCE: {
-            "recent_items": settings.co_occurrence_recent_items,
-            "top_n": settings.co_occurrence_top_n,
-            "max_basket_items": settings.co_occurrence_max_basket_items,
-        },
-        ALS: als_dict(als),
-    }
-    by_model[HYBRID] = {**hybrid.as_dict(), ALS: als_dict(als)}
-    return json.dumps(by_model[model], sort_keys=True)
+    raise ValueError(f"selection metric '{metric}' on {view}/{slice_name} was not measured")
 
 
 def als_dict(params: AlsParams) -> dict[str, Any]:
     return {"rank": params.rank, "reg_param": params.reg_param, "alpha": params.alpha, "max_iter": params.max_iter}
+
+
+def params_json(model: str, settings: RecommenderConfig, als: AlsParams, hybrid: HybridSettings) -> str:
+    """The parameters a model's list was built with, as a JSON object (keys sorted)."""
+    s = settings
+    by_model: dict[str, Any] = {
+        "popularity": {"window_days": s.popularity_window_days},
+        "buy_again": {"half_life_days": s.buy_again_half_life_days},
+        "co_occurrence": {"recent_items": s.co_occurrence_recent_items, "top_n": s.co_occurrence_top_n,
+                          "max_basket_items": s.co_occurrence_max_basket_items},
+        ALS: {"als": als_dict(als)},
+        HYBRID: {**hybrid.as_dict(), "als": als_dict(als)},
+    }
+    return json.dumps(by_model.get(model, {}), sort_keys=True)
 
 
 @dataclass
@@ -372,7 +379,7 @@ class MetricRows:
             self.rows.append(
                 {
                     "window": window.name, "model": model, "params": params, "selected": selected,
-                    "slice": row["slice"], "metric": row["metric"], "k": int(row["k"]),
+                    "view": row["view"], "slice": row["slice"], "metric": row["metric"], "k": int(row["k"]),
                     "value": row["value"], "users": int(row["users"]),
                     "train_start": window.train_start, "train_end": window.train_end,
                     "test_start": window.test_start, "test_end": window.test_end,
@@ -393,155 +400,170 @@ class MetricRows:
 class EvaluationResult:
     windows: tuple[SplitWindow, ...]
     chosen: Chosen
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # evaluation_metrics rows
+    tuned: list[dict[str, Any]]  # tuned_parameters rows: model, parameters, metric, value, selected
     counts: Mapping[str, Mapping[str, int]]  # window name -> split_counts
+    selection: tuple[str, str, str]  # (metric, view, slice) that chose the parameters
 
 
-def _release(frames: Iterator[DataFrame] | Sequence[DataFrame]) -> None:
-    for frame in frames:
-        frame.unpersist()
+@dataclass(frozen=True)
+class Search:
+    """What one evaluation run searches and how it measures."""
+
+    settings: RecommenderConfig
+    als_grid: AlsGrid
+    hybrid_grid: HybridGrid
+    metric: str = "ndcg"
+    tuning_slices: tuple[str, ...] = ()
+    sources: Mapping[str, CandidateSource] = field(default_factory=lambda: dict(DEFAULT_SOURCES))
+
+    @property
+    def selection(self) -> tuple[str, str, str]:
+        return (self.metric, VIEW_WINDOW, selection_slice(self.settings))
+
+    def tuning_cells(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys([(VIEW_WINDOW, selection_slice(self.settings)),
+                                   *[(VIEW_WINDOW, s) for s in self.tuning_slices]]))
 
 
-def tune(
-    data: WindowData,
-    items: DataFrame,
-    settings: RecommenderSettings,
-    als_grid: AlsGrid,
-    hybrid_grid: HybridGrid,
-    selection: Selection,
-    k: int,
-    tuning_slices: Sequence[str],
-    out: MetricRows,
-) -> Chosen:
-    """Grid-search ALS, then the hybrid on top of the chosen ALS, on the tuning window."""
-    slices = tuple(dict.fromkeys([selection.slice, *tuning_slices]))
-    default_hybrid = hybrid_grid.points()[0] if hybrid_grid.points() else HybridChoice({}, "rank")
-    candidates = {name: recs.localCheckpoint() for name, recs in baseline_candidates(data, settings).items()}
-    for name, recs in candidates.items():
-        out.add(data.window, name, params_json(name, settings, settings.als, default_hybrid), True,
-                measure(data, recs, k, slices))
+def served_lists(
+    data: WindowData, search: Search, inputs: Mapping[str, DataFrame], als: AlsParams,
+    hybrids: Sequence[HybridSettings], fitted: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, DataFrame], list[tuple[HybridSettings, DataFrame]]]:
+    """Each source's served list and each hybrid point's served list on the window (checkpointed)."""
+    settings = dataclasses.replace(search.settings, als=als)
+    ctx = window_context(data, settings, inputs, fitted)
+    candidates = {n: f.localCheckpoint() for n, f in candidate_lists(ctx, search.sources, tuple(search.sources)).items()}
+    singles = {n: serve_candidates(candidates, with_model(settings, n), data.bought) for n in search.sources}
+    blends = [(h, serve_candidates(candidates, with_model(settings, HYBRID, h), data.bought)) for h in hybrids]
+    return singles, blends
 
-    best_als, best_score, best_recs = None, float("-inf"), None
-    for point in als_grid.points(settings.als):
-        recs = als_candidates(data, items, settings, point).localCheckpoint()
-        measured = measure(data, recs, k, slices)
-        out.add(data.window, ALS, params_json(ALS, settings, point, default_hybrid), False, measured)
-        score = metric_value(measured, selection)
-        log.info("tuning als %s: %s@%d(%s) = %.5f", als_dict(point), selection.metric, k, selection.slice, score)
+
+def tune(data: WindowData, search: Search, inputs: Mapping[str, DataFrame], out: MetricRows,
+         tuned: list[dict[str, Any]]) -> Chosen:
+    """Grid-search ALS (served on its own), then every hybrid point (each single source included)."""
+    settings, cells = search.settings, search.tuning_cells()
+    metric, view, slice_name = search.selection
+    metric_name = f"{metric}@{settings.k} {view}/{slice_name}"
+    base_hybrid = settings.hybrid
+    best_als, best_score = None, float("-inf")
+    for point in search.als_grid.points(settings.als):
+        ctx = window_context(data, dataclasses.replace(settings, als=point), inputs)
+        recs = candidate_lists(ctx, search.sources, (ALS,))
+        served = serve_candidates(recs, with_model(ctx.settings, ALS), data.bought)
+        measured = measure(data, served, settings.k, cells)
+        score = metric_value(measured, metric, view, slice_name)
+        params = params_json(ALS, settings, point, base_hybrid)
+        out.add(data.window, ALS, params, False, measured)
+        tuned.append({"model": ALS, "parameters": params, "metric": metric_name, "value": _finite(score), "selected": False})
+        log.info("tuning als %s: %s = %.5f", als_dict(point), metric_name, score)
         if score > best_score:
-            if best_recs is not None:
-                best_recs.unpersist()
-            best_als, best_score, best_recs = point, score, recs
-        else:
-            recs.unpersist()
-    if best_als is None or best_recs is None:
+            best_als, best_score = point, score
+    if best_als is None:
         raise ValueError("the ALS grid is empty: give at least one value for each of rank, reg_param, alpha")
-    out.mark_selected(data.window.name, ALS, params_json(ALS, settings, best_als, default_hybrid))
-    candidates[ALS] = best_recs
+    _select(out, tuned, data.window.name, ALS, params_json(ALS, settings, best_als, base_hybrid))
 
+    points = search.hybrid_grid.points(search.sources)
+    singles, blends = served_lists(data, search, inputs, best_als, points)
+    for name, served in singles.items():
+        if name != ALS:
+            params = params_json(name, settings, best_als, base_hybrid)
+            measured = measure(data, served, settings.k, cells)
+            out.add(data.window, name, params, True, measured)
+            tuned.append({"model": name, "parameters": params, "metric": metric_name,
+                          "value": _finite(metric_value(measured, metric, view, slice_name)), "selected": True})
     best_hybrid, best_score = None, float("-inf")
-    for choice in hybrid_grid.points():
-        recs = hybrid_candidates(candidates, choice, settings.candidate_depth)
-        measured = measure(data, recs, k, slices)
-        out.add(data.window, HYBRID, params_json(HYBRID, settings, best_als, choice), False, measured)
-        score = metric_value(measured, selection)
-        log.info("tuning hybrid %s: %s@%d(%s) = %.5f", choice.as_dict(), selection.metric, k, selection.slice, score)
+    for point, served in blends:
+        measured = measure(data, served, settings.k, cells)
+        score = metric_value(measured, metric, view, slice_name)
+        params = params_json(HYBRID, settings, best_als, point)
+        out.add(data.window, HYBRID, params, False, measured)
+        tuned.append({"model": HYBRID, "parameters": params, "metric": metric_name, "value": _finite(score), "selected": False})
+        log.info("tuning hybrid %s: %s = %.5f", point.as_dict(), metric_name, score)
         if score > best_score:
-            best_hybrid, best_score = choice, score
+            best_hybrid, best_score = point, score
     if best_hybrid is None:
-        raise ValueError("the hybrid grid has no point with a positive weight")
-    out.mark_selected(data.window.name, HYBRID, params_json(HYBRID, settings, best_als, best_hybrid))
-    _release(candidates.values())
+        raise ValueError("the hybrid search is empty")
+    _select(out, tuned, data.window.name, HYBRID, params_json(HYBRID, settings, best_als, best_hybrid))
     return Chosen(als=best_als, hybrid=best_hybrid, tuned=True)
 
 
-def report(
-    data: WindowData, items: DataFrame, settings: RecommenderSettings, chosen: Chosen, k: int, out: MetricRows
-) -> None:
-    """Every model with the chosen parameters on the (final) window, both slices."""
-    candidates = {name: recs.localCheckpoint() for name, recs in baseline_candidates(data, settings).items()}
-    candidates[ALS] = als_candidates(data, items, settings, chosen.als).localCheckpoint()
-    candidates[HYBRID] = hybrid_candidates(candidates, chosen.hybrid, settings.candidate_depth).localCheckpoint()
-    for name in MODELS:
-        params = params_json(name, settings, chosen.als, chosen.hybrid)
-        out.add(data.window, name, params, True, measure(data, candidates[name], k))
-    _release(candidates.values())
+def _finite(value: float) -> float | None:
+    return None if value == float("-inf") else value
+
+
+def _select(out: MetricRows, tuned: list[dict[str, Any]], window: str, model: str, params: str) -> None:
+    out.mark_selected(window, model, params)
+    for row in tuned:
+        if row["model"] == model and row["parameters"] == params:
+            row["selected"] = True
+
+
+def report(data: WindowData, search: Search, inputs: Mapping[str, DataFrame], chosen: Chosen, out: MetricRows) -> None:
+    """Every source and the hybrid, with the chosen parameters, on every view x slice of the window."""
+    singles, blends = served_lists(data, search, inputs, chosen.als, [chosen.hybrid])
+    for name, served in [*singles.items(), (HYBRID, blends[0][1])]:
+        params = params_json(name, search.settings, chosen.als, chosen.hybrid)
+        out.add(data.window, name, params, True, measure(data, served, search.settings.k))
 
 
 def run_evaluation(
     events: DataFrame,
-    items: DataFrame,
+    inputs: Mapping[str, DataFrame],
     run_date: dt.date,
     horizon_days: int,
-    train_days: int,
     tuning_horizon_days: int,
-    k: int,
-    settings: RecommenderSettings,
-    als_grid: AlsGrid,
-    hybrid_grid: HybridGrid,
-    default_hybrid: HybridChoice,
-    selection: Selection,
-    tuning_slices: Sequence[str] = (SLICE_ALL,),
+    search: Search,
 ) -> EvaluationResult:
-    """Tune on the tuning window (when there is one), then report every model on the final window."""
-    if selection.slice not in SLICES:
-        raise ValueError(f"selection slice '{selection.slice}' is not one of {', '.join(SLICES)}")
-    unknown = sorted(set(tuning_slices) - set(SLICES))
+    """Tune on the tuning window (when there is one), then report every model on the final window.
+
+    `inputs` are the sources' declared inputs (at least `items` for the ALS cold start).
+    """
+    settings = search.settings
+    for name in search.sources:
+        check_sources(with_model(settings, name), search.sources)
+    missing = sorted({i for s in search.sources.values() for i in s.inputs} - set(inputs) - {"companions"})
+    if missing:
+        raise ValueError(f"candidate source input '{missing[0]}' was not given")
+    unknown = sorted(set(search.tuning_slices) - set(SLICES))
     if unknown:
         raise ValueError(f"tuning slice '{unknown[0]}' is not one of {', '.join(SLICES)}")
-    if settings.candidate_depth < k:
-        raise ValueError(f"candidate_depth ({settings.candidate_depth}) must be >= k ({k})")
-    windows = split_windows(run_date, horizon_days, train_days, tuning_horizon_days)
-    out = MetricRows()
-    counts: dict[str, dict[str, int]] = {}
-    chosen = Chosen(als=settings.als, hybrid=default_hybrid, tuned=False)
+    windows = split_windows(run_date, horizon_days, settings.window_days, tuning_horizon_days)
+    out, tuned, counts = MetricRows(), [], {}
+    chosen = Chosen(als=settings.als, hybrid=settings.hybrid, tuned=False)
     for window in windows:
         log.info("evaluation window %s", window.describe())
         counts[window.name] = split_counts(events, window)
         data = prepare_window(events, window)
         if window.name == WINDOW_TUNING:
-            chosen = tune(data, items, settings, als_grid, hybrid_grid, selection, k, tuning_slices, out)
+            chosen = tune(data, search, inputs, out, tuned)
         else:
-            report(data, items, settings, chosen, k, out)
-    return EvaluationResult(windows=windows, chosen=chosen, rows=out.rows, counts=counts)
+            report(data, search, inputs, chosen, out)
+    if not chosen.tuned:
+        metric, view, slice_name = search.selection
+        for name in [*search.sources, HYBRID]:
+            tuned.append({"model": name, "parameters": params_json(name, settings, chosen.als, chosen.hybrid),
+                          "metric": f"{metric}@{settings.k} {view}/{slice_name}", "value": None, "selected": True})
+    return EvaluationResult(windows, chosen, out.rows, tuned, counts, search.selection)
 
 
 # ---------------------------------------------------------------------------------------------
 # Presenting
 
 
-def tuned_config_toml(chosen: Chosen, windows: Sequence[SplitWindow], run_id: str) -> str:
-    """The chosen parameters as TOML for the ALS job (`[als]` and `[hybrid]` tables)."""
-    tuning = [w for w in windows if w.name == WINDOW_TUNING]
-    origin = tuning[0].describe() if tuning else "no tuning window: the configured values"
-    lines = [
-        f"# Chosen by jobs/evaluate.py, run {run_id}; {origin}.",
-        "[als]",
-        f"rank = {chosen.als.rank}",
-        f"reg_param = {chosen.als.reg_param!r}",
-        f"alpha = {chosen.als.alpha!r}",
-        "",
-        "[hybrid]",
-        f'normalisation = "{chosen.hybrid.normalisation}"',
-        "",
-        "[hybrid.weights]",
-        *[f"{name} = {float(weight)!r}" for name, weight in sorted(chosen.hybrid.weights.items())],
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def comparison_table(rows: Sequence[Mapping[str, Any]], window: str, metrics: Sequence[str]) -> str:
-    """Models x (slice, metric) of the selected rows of one window, as fixed-width text."""
-    chosen_rows = [r for r in rows if r["window"] == window and r["selected"]]
-    columns = [(s, m) for s in SLICES for m in metrics]
+def comparison_table(rows: Sequence[Mapping[str, Any]], window: str, metrics: Sequence[str], view: str = VIEW_WINDOW) -> str:
+    """Models x (slice, metric) of the selected rows of one window and view, as fixed-width text."""
+    chosen_rows = [r for r in rows if r["window"] == window and r["selected"] and r.get("view", VIEW_WINDOW) == view]
+    slices = [s for s in SLICES if any(r["slice"] == s for r in chosen_rows)]
+    columns = [(s, m) for s in slices for m in metrics]
     values = {(r["model"], r["slice"], r["metric"]): r["value"] for r in chosen_rows}
     k = chosen_rows[0]["k"] if chosen_rows else 0
     width = max([10, *[len(f"{m}@{k}") for _, m in columns]])
     header = ["model".ljust(14)] + [f"{m}@{k}".rjust(width) for _, m in columns]
-    slice_header = [" " * 14] + [s.rjust(width) for s, _ in columns]
+    slice_header = [f"[{view}]".ljust(14)] + [s.rjust(width) for s, _ in columns]
     lines = [" ".join(slice_header), " ".join(header)]
-    for model in [m for m in MODELS if any(r["model"] == m for r in chosen_rows)]:
+    models = list(dict.fromkeys(r["model"] for r in chosen_rows))
+    for model in sorted(models, key=lambda m: (m == HYBRID, m)):
         cells = []
         for slice_name, metric in columns:
             value = values.get((model, slice_name, metric))

@@ -1,52 +1,56 @@
-"""The parameters jobs/evaluate.py chose, as `--set` overrides for jobs/als.py (no Spark needed)."""
+"""The parameters jobs/evaluate.py selected (table `tuned_parameters`), applied to the recommender config."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lib.config import ConfigError, read_toml
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
-TUNED_SECTIONS = ("als", "hybrid")
+from lib.recs.serving import HYBRID, HybridSettings, RecommenderConfig
+
+ALS = "als"
+ALS_TUNED_KEYS = ("rank", "reg_param", "alpha", "max_iter")
 
 
-def tuned_overrides(path: Path) -> list[str]:
-    """`key=value` strings for every leaf of the file's [als] and [hybrid] tables.
+def tuned_rows(
+    rows: Sequence[Mapping[str, Any]], run_id: str, run_date: dt.date
+) -> list[tuple]:
+    """The evaluation's tuned rows as TUNED_PARAMETERS_SCHEMA tuples."""
+    return [
+        (run_date, run_id, r["model"], r["parameters"], r["metric"], r["value"], bool(r["selected"]), run_date)
+        for r in rows
+    ]
 
-    Any other top-level key is an error naming the file: a tuned file only carries tuned values.
-    """
-    values = read_toml(path)
-    unknown = sorted(set(values) - set(TUNED_SECTIONS))
-    if unknown:
-        raise ConfigError(
-            f"{path}: unexpected key '{unknown[0]}' in a tuned config (allowed tables: {', '.join(TUNED_SECTIONS)})"
+
+def latest_selected(tuned: DataFrame, on_or_before: dt.date) -> dict[str, dict[str, Any]]:
+    """model -> {parameters (dict), run_id, run_date} of the newest selected rows dated <= `on_or_before`."""
+    selected = tuned.where(F.col("selected") & (F.col("run_date") <= F.lit(on_or_before)))
+    newest = selected.agg(F.max("run_date").alias("d")).collect()[0]["d"]
+    if newest is None:
+        return {}
+    rows = selected.where(F.col("run_date") == F.lit(newest)).orderBy("run_id").collect()  # one run: models x 1
+    return {
+        r["model"]: {"parameters": json.loads(r["parameters"]), "run_id": r["run_id"], "run_date": r["run_date"]}
+        for r in rows
+    }
+
+
+def apply_tuned(settings: RecommenderConfig, selected: Mapping[str, Mapping[str, Any]]) -> RecommenderConfig:
+    """`settings` with the tuned ALS hyperparameters and hybrid blend (when present) in place."""
+    tuned = settings
+    als_choice = (selected.get(ALS) or selected.get(HYBRID) or {}).get("parameters", {}).get("als")
+    if als_choice:
+        tuned = dataclasses.replace(
+            tuned, als=dataclasses.replace(tuned.als, **{k: als_choice[k] for k in ALS_TUNED_KEYS if k in als_choice})
         )
-    not_tables = sorted(k for k, v in values.items() if not isinstance(v, Mapping))
-    if not_tables:
-        raise ConfigError(f"{path}: '{not_tables[0]}' must be a table ([{not_tables[0]}])")
-    return [f"{key}={literal}" for key, literal in _leaves(values, "")]
-
-
-def _leaves(values: Mapping[str, Any], prefix: str) -> list[tuple[str, str]]:
-    out = []
-    for key, value in values.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.extend(_leaves(value, f"{dotted}."))
-        else:
-            out.append((dotted, _toml_literal(value)))
-    return out
-
-
-def _toml_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_literal(v) for v in value) + "]"
-    raise ConfigError(f"tuned config: unsupported value {value!r}")
+    hybrid = selected.get(HYBRID, {}).get("parameters")
+    if hybrid:
+        tuned = dataclasses.replace(
+            tuned, hybrid=HybridSettings(weights=dict(hybrid["weights"]), normalisation=hybrid["normalisation"])
+        )
+    return tuned
