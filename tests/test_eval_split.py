@@ -1,20 +1,16 @@
-"""lib.recs.evaluation: the time split, the truth slices, the counts, the discovery lists, no leakage."""
+"""lib.recs.evaluation: the time split, the truth views and slices, the counts, the grids, no leakage."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 import pytest
 from chispa import assert_df_equality
 
 from lib.recs import evaluation as E
+from lib.recs.serving import DEFAULT_SOURCES, HybridSettings, RecommenderConfig, candidate_lists
+from lib.recs.tuned import apply_tuned
 from lib.schemas.events import EVENTS_SCHEMA
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 D = dt.date
 
@@ -71,9 +67,23 @@ def test_truth_slices(spark):
     truth = E.truth_all(events, WINDOW)
     expected_all = spark.createDataFrame([("u1", "A"), ("u1", "C"), ("u2", "B")], "user_id string, item_id string")
     assert_df_equality(truth, expected_all, ignore_row_order=True, ignore_nullable=True)
-    new = E.truth_new_items(truth, E.filter_training(events, WINDOW))
+    training = E.filter_training(events, WINDOW)
+    new = E.truth_new_items(truth, training)
     expected_new = spark.createDataFrame([("u1", "C"), ("u2", "B")], "user_id string, item_id string")
     assert_df_equality(new, expected_new, ignore_row_order=True, ignore_nullable=True)
+    # cold items: nobody bought them in training (A and E were bought)
+    cold = E.truth_cold_items(truth, training)
+    assert_df_equality(cold, expected_new, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_next_basket_is_each_users_first_basket_after_the_split(spark):
+    rows = ROWS + [("u2", "D", "purchase", "2024-01-16", "o6"), ("u2", "E", "purchase", "2024-01-17", None),
+                   ("u5", "F", "purchase", "2024-01-18", None), ("u5", "G", "purchase", "2024-01-18", None)]
+    actual = E.truth_next_basket(events_frame(spark, rows), WINDOW)
+    # u1: o3 (A), not o4/o5; u2: o6 (B, D), not the later order-less E; u5: the order-less day basket
+    expected = spark.createDataFrame([("u1", "A"), ("u2", "B"), ("u2", "D"), ("u5", "F"), ("u5", "G")],
+                                     "user_id string, item_id string")
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_split_counts_report_what_cannot_be_evaluated(spark):
@@ -109,7 +119,8 @@ def test_discovery_list_drops_bought_items_and_reranks(spark):
 
 def test_no_leakage_test_days_do_not_change_the_baselines(spark):
     """Adding a flood of test-day (and later) events changes no baseline's lists."""
-    settings = E.RecommenderSettings(candidate_depth=5, popularity_window_days=30)
+    settings = RecommenderConfig(k=5, candidate_depth=5, popularity_window_days=30)
+    sources = ("popularity", "buy_again", "co_occurrence")
     base = ROWS + [("u2", "C", "purchase", "2024-01-08", "o10"), ("u5", "A", "purchase", "2024-01-09", "o11")]
     # test-day purchases by users already evaluated, by a new user and anonymously; and later ones
     flood = [
@@ -119,19 +130,22 @@ def test_no_leakage_test_days_do_not_change_the_baselines(spark):
     ]
     clean = E.prepare_window(events_frame(spark, base), WINDOW)
     flooded = E.prepare_window(events_frame(spark, base + flood), WINDOW)
-    for name, recs in E.baseline_candidates(clean, settings).items():
-        other = E.baseline_candidates(flooded, settings)[name]
-        assert_df_equality(other, recs, ignore_row_order=True, ignore_nullable=True)
+    lists = candidate_lists(E.window_context(clean, settings, {}), DEFAULT_SOURCES, sources)
+    flooded_lists = candidate_lists(E.window_context(flooded, settings, {}), DEFAULT_SOURCES, sources)
+    for name, recs in lists.items():
+        assert_df_equality(flooded_lists[name], recs, ignore_row_order=True, ignore_nullable=True)
     assert_df_equality(flooded.training, clean.training, ignore_row_order=True)
 
 
 def test_grids_expand_to_cartesian_points_without_all_zero_blends():
-    grid = E.HybridGrid(popularity=(0.0,), buy_again=(0.0, 1.0), co_occurrence=(0.0, 0.5), als=(0.0,),
-                        normalisation=("rank",))
-    assert [dict(p.weights) for p in grid.points()] == [
-        {"popularity": 0.0, "buy_again": 0.0, "co_occurrence": 0.5, "als": 0.0},
-        {"popularity": 0.0, "buy_again": 1.0, "co_occurrence": 0.0, "als": 0.0},
-        {"popularity": 0.0, "buy_again": 1.0, "co_occurrence": 0.5, "als": 0.0},
+    grid = E.HybridGrid(weights={"buy_again": (0.0, 1.0), "co_occurrence": (0.0, 0.5)}, normalisation=("rank",))
+    names = ("als", "buy_again", "co_occurrence")
+    points = [dict(p.weights) for p in grid.points(names)]
+    assert points == [
+        {"als": 1.0, "buy_again": 0.0, "co_occurrence": 0.0},  # the single sources first
+        {"als": 0.0, "buy_again": 1.0, "co_occurrence": 0.0},
+        {"als": 0.0, "buy_again": 0.0, "co_occurrence": 1.0},
+        {"als": 0.0, "buy_again": 1.0, "co_occurrence": 0.5},  # 0/0.5 and 1/0 are singles again
     ]
     points = E.AlsGrid(rank=(8, 16), reg_param=(0.1,), alpha=(1.0, 5.0)).points(E.AlsParams(max_iter=3))
     assert [(p.rank, p.reg_param, p.alpha, p.max_iter) for p in points] == [
@@ -139,21 +153,16 @@ def test_grids_expand_to_cartesian_points_without_all_zero_blends():
     ]
 
 
-def test_tuned_config_toml_is_what_the_als_job_reads():
-    chosen = E.Chosen(
-        als=E.AlsParams(rank=64, reg_param=0.1, alpha=10.0),
-        hybrid=E.HybridChoice({"als": 0.3, "buy_again": 1.0, "co_occurrence": 0.0, "popularity": 0.1}, "minmax"),
-        tuned=True,
-    )
-    text = E.tuned_config_toml(chosen, E.split_windows(D(2011, 12, 9), 70, 0, 30), "run-1")
-    assert tomllib.loads(text) == {
-        "als": {"rank": 64, "reg_param": 0.1, "alpha": 10.0},
-        "hybrid": {
-            "normalisation": "minmax",
-            "weights": {"als": 0.3, "buy_again": 1.0, "co_occurrence": 0.0, "popularity": 0.1},
-        },
-    }
-    assert "tuning: train start..2011-08-31, test 2011-09-01..2011-09-30" in text
+def test_the_selected_tuned_parameters_are_what_the_als_job_serves():
+    settings = RecommenderConfig()
+    hybrid = HybridSettings({"als": 0.3, "buy_again": 1.0, "co_occurrence": 0.0, "popularity": 0.1}, "minmax")
+    params = E.params_json("hybrid", settings, E.AlsParams(rank=64, reg_param=0.2, alpha=40.0), hybrid)
+    import json
+
+    tuned = apply_tuned(settings, {"hybrid": {"parameters": json.loads(params), "run_id": "r"}})
+    assert (tuned.als.rank, tuned.als.reg_param, tuned.als.alpha, tuned.als.max_iter) == (64, 0.2, 40.0, 10)
+    assert tuned.hybrid == hybrid and tuned.serve == settings.serve and tuned.k == settings.k
+    assert apply_tuned(settings, {}) == settings
 
 
 def test_comparison_table_shows_selected_final_rows():
@@ -166,7 +175,7 @@ def test_comparison_table_shows_selected_final_rows():
         row("hybrid", "all", "ndcg", 0.9, selected=False), row("hybrid", "all", "ndcg", 0.8, window="tuning"),
     ]
     assert E.comparison_table(rows, "final", ["ndcg"]).splitlines() == [
-        "                      all  new_items",
+        "[window]              all  new_items",
         "model             ndcg@10    ndcg@10",
         "popularity         0.1283     0.0697",
         "hybrid             0.3397          -",
