@@ -14,33 +14,24 @@ import datetime as dt
 import json
 import logging
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession
 
 from lib.config import JobConfig
-from lib.ingest.audit import audit_frame, reconcile
-from lib.ingest.cleaning import filter_dates, with_dt
-from lib.ingest.items import items_from_events, upsert_items
-from lib.ingest.pipeline import (
-    accepted_rows, classify, duplicates_by_date, to_events, to_quarantine, with_public_ids,
-)
+from lib.ingest.flow import date_range, ingest_outputs
 from lib.ingest.pseudonymise import key_frame, load_secret
 from lib.ingest.read import IngestInputError, input_paths, split_existing
 from lib.ingest.settings import (
     CleaningRules, GenericSource, OnlineRetailSource, RetailRocketSource, TaobaoSource, validate,
 )
 from lib.ingest.sources import source_for
-from lib.jobkit import config_from_args, iso_date, job_parser, run_job
-from lib.schemas.events import EVENTS, ITEMS, ITEMS_SCHEMA
-from lib.schemas.ingest import INGEST_AUDIT, QUARANTINE
-from lib.storage import TableStore
+from lib.jobkit import config_from_args, iso_date, job_parser, open_store, run_job
+from lib.outputs import read_consistent, start_run, write_outputs
+from lib.schemas.events import ITEMS
 
 JOB = "ingest"
 log = logging.getLogger("cobuy.ingest")
@@ -88,17 +79,11 @@ def parse_args(argv: Sequence[str]) -> JobConfig[IngestParams]:
 
 
 def run_dates(config: JobConfig[IngestParams]) -> list[dt.date]:
-    start = config.params.date_from or config.run_date
-    end = config.params.date_to or config.run_date
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def _by_date(frame: DataFrame, value: str = "n") -> dict[dt.date, int]:
-    return {row["dt"]: int(row[value] or 0) for row in frame.collect()}  # one row per date
+    return date_range(config.params.date_from or config.run_date, config.params.date_to or config.run_date)
 
 
 def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
-    p = config.params
+    p, tables = config.params, config.catalog()
     dates = run_dates(config)
     source = source_for(p.source, getattr(p, p.source))
     keys = key_frame(spark, load_secret(p.secret_env, p.secret_file)) if p.pseudonymize else None
@@ -108,68 +93,17 @@ def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
         raise IngestInputError(f"input path(s) not found: {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
     if missing:
         log.warning("no input for %d date(s) (their partitions are emptied): %s", len(missing), ", ".join(missing[:5]))
-
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    raw = source.read(spark, found)
-    dated = with_dt(source.stage(raw.frame), p.cleaning, now, undated=dates[0]).persist(StorageLevel.MEMORY_AND_DISK)
-    published = None
-    started = time.monotonic()
+    job_run, store = start_run(JOB, dates[0], f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"), open_store(spark, config)
+    existing_items, _ = read_consistent(store, tables, ITEMS, empty_if_missing=True)
+    input_path = dict(zip(dates, paths)) if len(paths) == len(dates) > 1 else paths[0]
+    result = ingest_outputs(spark, source, p.source, found, input_path, dates, p.cleaning, keys, existing_items,
+                            job_run.run_id, now)
     try:
-        read_by_date = _by_date(dated.groupBy("dt").agg(F.count(F.lit(1)).alias("n")))
-        input_rows = {d: n for d, n in read_by_date.items() if dates[0] <= d <= dates[-1]}
-        outside = sum(read_by_date.values()) - sum(input_rows.values())
-        if not read_by_date:
-            raise IngestInputError(f"empty input: no rows in {', '.join(found[:5])}")
-        if not input_rows:
-            raise IngestInputError(f"no rows dated {dates[0]}..{dates[-1]} in {', '.join(found[:5])} ({outside} rows for other dates)")
-
-        classified = classify(
-            filter_dates(dated, dates[0], dates[-1]), p.cleaning, now, source.excluded_items, source.excluded_item_pattern
-        )
-        published = with_public_ids(classified, keys, p.source, source.user_column, raw.record_text).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        events = to_events(published, p.source)
-        quarantine = to_quarantine(published, run_id, p.source)
-        accepted = _by_date(events.groupBy("dt").agg(F.count(F.lit(1)).alias("n")))
-        duplicates = _by_date(duplicates_by_date(published), "duplicates")
-        quarantined = {
-            (row["dt"], row["reason"]): int(row["n"])
-            for row in quarantine.groupBy("dt", "reason").agg(F.count(F.lit(1)).alias("n")).collect()
-        }  # bounded: dates x reasons
-        counts = reconcile(dates, input_rows, accepted, duplicates, quarantined)
-        log.info("read, cleaned and reconciled %d rows in %.1fs", sum(input_rows.values()), time.monotonic() - started)
-
-        store = TableStore(spark, config.storage.warehouse, config.storage.engine, config.storage.allow_schema_evolution)
-        store.replace_partitions(QUARANTINE, quarantine.repartition("dt"), dates=dates)
-        store.replace_partitions(EVENTS, events.repartition("dt"), dates=dates)
-        existing_items = store.read(ITEMS, empty_schema=ITEMS_SCHEMA)
-        store.overwrite(ITEMS, upsert_items(existing_items, items_from_events(accepted_rows(published))), partition_by=())
-        input_path = dict(zip(dates, paths)) if len(paths) == len(dates) > 1 else paths[0]
-        store.replace_partitions(INGEST_AUDIT, audit_frame(spark, counts, run_id, p.source, input_path, now), dates=dates)
-        log.info("wrote %s, %s, %s, %s in %.1fs", QUARANTINE, EVENTS, ITEMS, INGEST_AUDIT, time.monotonic() - started)
+        write_outputs(store, tables, result.outputs, job_run, dates=dates, details={"dates": [str(d) for d in dates]})
     finally:
-        dated.unpersist()
-        if published is not None:
-            published.unpersist()
-
-    by_reason: dict[str, int] = {}
-    for c in counts:
-        for reason, n in c.quarantined_by_reason.items():
-            by_reason[reason] = by_reason.get(reason, 0) + n
-    return {
-        "run_id": run_id,
-        "source": p.source,
-        "dates": f"{dates[0]}..{dates[-1]}",
-        "input_rows": sum(c.input_rows for c in counts),
-        "accepted": sum(c.accepted for c in counts),
-        "duplicates": sum(c.duplicates for c in counts),
-        "quarantined": sum(c.quarantined for c in counts),
-        "quarantined_by_reason": dict(sorted(by_reason.items())),
-        "rows_for_other_dates": outside,
-        "pseudonymized": p.pseudonymize,
-    }
+        result.release()
+    return {**result.summary, "pseudonymized": p.pseudonymize}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,21 +7,15 @@ import datetime as dt
 import pytest
 from chispa import assert_df_equality
 
+from builders import purchases_frame
 from lib.recs import evaluation as E
 from lib.recs.serving import DEFAULT_SOURCES, HybridSettings, RecommenderConfig, candidate_lists
 from lib.recs.tuned import apply_tuned
-from lib.schemas.events import EVENTS_SCHEMA
 
 D = dt.date
 
 
-def events_frame(spark, rows):
-    """rows: (user_id, item_id, event_type, 'YYYY-MM-DD', order_id) -> canonical events."""
-    full = []
-    for n, (user, item, event_type, day, order) in enumerate(rows):
-        when = dt.datetime.fromisoformat(f"{day} 10:00:00")
-        full.append((f"e{n}", when, user, None, order, item, event_type, 1, 1.0, "test", when.date()))
-    return spark.createDataFrame(full, EVENTS_SCHEMA)
+events_frame = purchases_frame
 
 
 WINDOW = E.SplitWindow("final", None, D(2024, 1, 15), D(2024, 1, 16), D(2024, 1, 20))

@@ -15,7 +15,7 @@ from lib.recs.als import AlsParams
 from lib.recs.pipeline import als_training_set, recommend_als_with_cold_start, train_als
 from lib.recs.similar import similar_items
 from lib.schemas.recs import ID_MAP_ITEMS_SCHEMA, RECOMMENDATIONS_SCHEMA
-from test_recs_support import event, events_frame, items_frame, users_frame
+from builders import event, events_frame, items_frame, users_frame
 
 AS_OF = dt.date(2024, 3, 10)
 WEIGHTS = {"view": 1.0, "purchase": 5.0, "return": 5.0}

@@ -14,7 +14,7 @@ from lib.recs.baselines import (
     recommend_popularity,
 )
 from lib.schemas.recs import BOUGHT_TOGETHER_INPUT_SCHEMA
-from test_recs_support import event, events_frame, items_frame, recs_frame, users_frame
+from builders import event, events_frame, items_frame, recs_frame, users_frame
 
 AS_OF = dt.date(2024, 3, 10)
 

@@ -6,7 +6,7 @@ import pytest
 from chispa import assert_approx_df_equality
 
 from lib.recs.hybrid import recommend_hybrid
-from test_recs_support import recs_frame
+from builders import recs_frame
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from lib.recs.ids import assign_ids
 from lib.recs.interactions import confidence_scores, purchases
 from lib.schemas.recs import CONFIDENCE_SCHEMA, ID_MAP_USERS_SCHEMA, PURCHASES_SCHEMA
-from test_recs_support import event, events_frame, users_frame
+from builders import event, events_frame, users_frame
 
 AS_OF = dt.date(2024, 3, 10)
 WEIGHTS = {"view": 1.0, "cart": 3.0, "purchase": 5.0, "return": 5.0}  # no weight for fav

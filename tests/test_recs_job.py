@@ -22,7 +22,7 @@ from lib.schemas.recs import (
 )
 from lib.schemas.runs import TUNED_PARAMETERS, TUNED_PARAMETERS_SCHEMA
 from test_recs_als import cluster_events
-from test_recs_support import event, events_frame, items_frame
+from builders import event, events_frame, items_frame
 
 RUN_DATE = dt.date(2024, 3, 10)
 

@@ -248,7 +248,8 @@ def truth_new_items(truth: DataFrame, training: DataFrame) -> DataFrame:
 
 def truth_cold_items(truth: DataFrame, training: DataFrame) -> DataFrame:
     """The truth pairs whose item nobody bought in training."""
-    return truth.join(bought_pairs(training).select("item_id").distinct(), on="item_id", how="left_anti")
+    bought_items = bought_pairs(training).select("item_id").distinct()
+    return truth.join(bought_items, on="item_id", how="left_anti").select("user_id", "item_id")
 
 
 def truth_slices(truth: DataFrame, training: DataFrame) -> dict[str, DataFrame]:

@@ -94,53 +94,8 @@ def companions_from_rules(bought_together: DataFrame) -> DataFrame:
     """(item_id, companion_item_id, score) from the FPGrowth job's `bought_together` rows.
 
     Its `score` is whichever metric that job ranks by (possibly null = infinite conviction), so the
-    rule's confidence P(companion | item) is used when present, else 1 / rank.
+    rule's confidence P(companion | item) is used (BOUGHT_TOGETHER_SCHEMA in lib/schemas/rules.py).
     """
-    companion_col = "companion_id" if "companion_id" in bought_together.columns else "companion_item_id"
-    if "confidence" in bought_together.columns:
-        score = F.col("confidence").cast("double")
-    else:
-        score = F.lit(1.0) / F.col("rank").cast("double")
     return bought_together.select(
-        F.col("item_id"), F.col(companion_col).alias("companion_item_id"), score.alias("score")
+        F.col("item_id"), F.col("companion_id").alias("companion_item_id"), F.col("confidence").cast("double").alias("score")
     ).where(F.col("score").isNotNull())
-
-
-def recommend_served_hybrid(
-    fitted: AlsFit,
-    events: DataFrame,
-    items: DataFrame,
-    users: DataFrame,
-    companions: DataFrame,
-    as_of: dt.date,
-    k: int,
-    depth: int,
-    weights: Mapping[str, float],
-    normalisation: str,
-    popularity_window_days: int,
-    buy_again_half_life_days: float,
-    co_occurrence_recent_items: int,
-) -> DataFrame:
-    """The hybrid of popularity, buy_again, co_occurrence and als (+ cold start), `depth` rows each.
-
-    Models with weight 0 are not computed.
-    """
-    from lib.recs.baselines import recommend_buy_again, recommend_co_occurrence, recommend_popularity
-    from lib.recs.hybrid import recommend_hybrid
-
-    builders = {
-        "popularity": lambda: recommend_popularity(events, users, as_of, popularity_window_days, depth),
-        "buy_again": lambda: recommend_buy_again(events, users, as_of, depth, buy_again_half_life_days),
-        "co_occurrence": lambda: recommend_co_occurrence(
-            events, users, companions, depth, co_occurrence_recent_items
-        ),
-        "als": lambda: recommend_als_with_cold_start(
-            fitted, events, items, users, as_of, depth, False, popularity_window_days
-        ),
-    }
-    unknown = sorted(set(weights) - set(builders))
-    if unknown:
-        raise ValueError(f"hybrid weight for unknown model '{unknown[0]}' (known: {', '.join(builders)})")
-    used = {name: weight for name, weight in weights.items() if weight > 0}
-    candidates = {name: builders[name]() for name in used}
-    return recommend_hybrid(candidates, used, k, normalisation)

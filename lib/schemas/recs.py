@@ -12,7 +12,6 @@ USER_RECOMMENDATIONS = "user_recommendations"
 SIMILAR_ITEMS = "similar_items"
 ID_MAP_USERS = "id_map_users"
 ID_MAP_ITEMS = "id_map_items"
-BOUGHT_TOGETHER = "bought_together"  # written by the FPGrowth job; read here when present
 
 # Values of the `source` column: which model (or which cold-start path) produced a row.
 SOURCE_POPULARITY = "popularity"

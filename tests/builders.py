@@ -1,4 +1,7 @@
-"""Builders shared by the recommender tests (no tests here)."""
+"""Builders shared by the tests (no tests here): events, items, users, recommendation lists.
+
+    from builders import event, events_frame, purchases_frame, items_frame
+"""
 
 from __future__ import annotations
 
@@ -44,3 +47,13 @@ def users_frame(spark: SparkSession, users: list[str | None]) -> DataFrame:
 
 def recs_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
     return spark.createDataFrame(rows, RECOMMENDATIONS_SCHEMA)
+
+
+def purchases_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    """rows: (user_id, item_id, event_type, 'YYYY-MM-DD', order_id) -> canonical events (10:00 each)."""
+    full = []
+    for n, (user, item, event_type, day, order) in enumerate(rows):
+        when = dt.datetime.fromisoformat(f"{day} 10:00:00")
+        full.append((f"e{n}", when, user, None, order, item, event_type, 1, 1.0, "test", when.date()))
+    return spark.createDataFrame(full, EVENTS_SCHEMA)
+
