@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lib.catalog import APPEND, OVERWRITE, REPLACE, Catalog, Table
+from lib.catalog import OVERWRITE, REPLACE, Catalog, Table
 from lib.schemas.runs import JOB_RUNS, JOB_RUNS_SCHEMA, RUN_COMPLETE, RUN_FAILED
 from lib.storage import SchemaMismatchError, TableStore, WriteResult
 

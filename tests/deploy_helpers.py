@@ -34,13 +34,12 @@ TINY_SHOP = (
 # Small-data settings of the jobs (only for jobs that exist): fewer iterations, no tuning grid.
 TEST_JOB_ARGS = {
     "fpgrowth": ("--set", "min_count=3"),
-    "als": ("--set", "als.max_iter=3", "--set", "als.rank=8"),
+    "als": ("--set", "recommender.als.max_iter=3", "--set", "recommender.als.rank=8"),
     "evaluate": (
         "--set", "tuning_horizon_days=0", "--set", "horizon_days=3",
-        "--set", "recommenders.als.max_iter=3", "--set", "recommenders.als.rank=8",
+        "--set", "recommender.als.max_iter=3", "--set", "recommender.als.rank=8",
     ),
 }
-# Columns that name or time a run: equal outputs may differ there.
 # Columns that differ between two runs of the same data (ids, clocks, paths in job_runs.details).
 RUN_METADATA_COLUMNS = {"run_id", "run_started_at", "started_at", "finished_at", "details"}
 APPEND_ONLY_TABLES = {"job_runs"}  # one row per run: grows on every re-run by design

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 from chispa import assert_approx_df_equality
-from pyspark.sql import functions as F
 
 from jobs.als import parse_args, run
 from lib.recs import evaluation as E

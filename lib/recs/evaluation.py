@@ -544,7 +544,8 @@ def run_evaluation(
         metric, view, slice_name = search.selection
         for name in [*search.sources, HYBRID]:
             tuned.append({"model": name, "parameters": params_json(name, settings, chosen.als, chosen.hybrid),
-                          "metric": f"{metric}@{settings.k} {view}/{slice_name}", "value": None, "selected": True})
+                          "metric": f"{metric}@{settings.k} {view}/{slice_name}", "value": None,
+                          "selected": False})  # nothing was chosen: the ALS job keeps its own config
     return EvaluationResult(windows, chosen, out.rows, tuned, counts, search.selection)
 
 
