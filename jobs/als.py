@@ -20,9 +20,9 @@ from pyspark.sql import SparkSession
 from lib.config import JobConfig, join_path
 from lib.dates import window_first_day
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
-from lib.outputs import plain, read_consistent, start_run, write_outputs
+from lib.outputs import plain, read_consistent, read_inputs, start_run, write_outputs
 from lib.recs.flow import als_outputs, latest_companions, served_counts
-from lib.recs.serving import RecommenderConfig, check_sources, DEFAULT_SOURCES
+from lib.recs.serving import COMPANIONS_INPUT, DEFAULT_SOURCES, RecommenderConfig, check_sources
 from lib.recs.similar import SimilarItemsParams
 from lib.recs.tuned import apply_tuned, latest_selected
 from lib.schemas.events import EVENTS, ITEMS
@@ -57,9 +57,11 @@ def run(spark: SparkSession, config: JobConfig[AlsJobParams]) -> dict:
     settings = apply_tuned(params.recommender, tuned) if params.use_tuned else params.recommender
     first_day = window_first_day(run_date, settings.window_days)
     events = read_consistent(store, tables, EVENTS, start=first_day, end=run_date)[0].cache()
-    rules = read_consistent(store, tables, BOUGHT_TOGETHER, run_before=run_date, empty_if_missing=True)[0]
+    inputs = read_inputs(store, tables, {ITEMS, *[i for src in DEFAULT_SOURCES.values() for i in src.inputs]}, run_date)
+    companions = latest_companions(
+        read_consistent(store, tables, BOUGHT_TOGETHER, run_before=run_date, empty_if_missing=True)[0], run_date)
     result = als_outputs(
-        events, read_consistent(store, tables, ITEMS, empty_if_missing=True)[0], latest_companions(rules, run_date),
+        events, {**inputs, **({COMPANIONS_INPUT: companions} if companions is not None else {})},
         read_consistent(store, tables, ID_MAP_USERS, empty_if_missing=True)[0],
         read_consistent(store, tables, ID_MAP_ITEMS, empty_if_missing=True)[0], run_date, settings, params.similar,
     )

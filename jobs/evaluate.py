@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 
 from lib.config import JobConfig
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
-from lib.outputs import read_consistent, start_run, write_outputs
+from lib.outputs import read_consistent, read_inputs, start_run, write_outputs
 from lib.recs.evaluation import AlsGrid, HybridGrid, Search, run_evaluation
 from lib.recs.evaluation_report import evaluation_outputs, evaluation_summary
 from lib.recs.serving import DEFAULT_SOURCES, RecommenderConfig, check_sources
@@ -58,11 +58,10 @@ def run(spark: SparkSession, config: JobConfig[EvaluateParams]) -> dict:
     if config.storage.checkpoint_dir:
         spark.sparkContext.setCheckpointDir(config.storage.checkpoint_dir)
     events, _ = read_consistent(store, tables, EVENTS, end=config.run_date)
-    items, _ = read_consistent(store, tables, ITEMS, empty_if_missing=True)
     search = Search(params.recommender, params.als_grid, params.hybrid_grid, params.selection_metric,
                     params.tuning_slices, dict(DEFAULT_SOURCES))
-    result = run_evaluation(events, {"items": items}, config.run_date, params.horizon_days,
-                            params.tuning_horizon_days, search)
+    inputs = read_inputs(store, tables, {ITEMS, *[i for src in search.sources.values() for i in src.inputs]})
+    result = run_evaluation(events, inputs, config.run_date, params.horizon_days, params.tuning_horizon_days, search)
     outputs = evaluation_outputs(spark, result, job_run.run_id, config.run_date)
     write_outputs(store, tables, outputs, job_run, details={"selection": result.selection})
     summary, text = evaluation_summary(result, job_run.run_id, params.recommender.k)

@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,3 +239,18 @@ def read_consistent(
 def _has_runs(store: TableStore, tables: Catalog, job: str) -> bool:
     physical = tables.physical(JOB_RUNS)
     return store.exists(physical) and bool(store.read(physical).where(F.col("job") == F.lit(job)).limit(1).collect())
+
+
+def read_inputs(
+    store: TableStore, tables: Catalog, names: Iterable[str], run_on_or_before: dt.date | None = None
+) -> dict[str, DataFrame]:
+    """Each name that is a catalogued table, read as its producer's latest complete run left it.
+
+    Candidate sources declare their inputs by name (lib.recs.serving.CandidateSource.inputs); names
+    that are not tables (derived inputs such as `companions`) are left to the caller.
+    """
+    return {
+        name: read_consistent(store, tables, name, run_on_or_before=run_on_or_before, empty_if_missing=True)[0]
+        for name in sorted(set(names))
+        if name in tables.tables
+    }

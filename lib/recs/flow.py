@@ -19,7 +19,7 @@ from lib.dates import window_first_day
 from lib.recs.als import item_factors, user_factors
 from lib.recs.pipeline import AlsFit, als_training_set, companions_from_rules, train_als
 from lib.recs.serving import (
-    ALS_FIT, COMPANIONS_INPUT, DEFAULT_SOURCES, ITEMS_INPUT, CandidateSource, RecommenderConfig, SourceContext, serve,
+    ALS_FIT, COMPANIONS_INPUT, DEFAULT_SOURCES, CandidateSource, RecommenderConfig, SourceContext, serve,
 )
 from lib.recs.similar import SimilarItemsParams, similar_items
 from lib.schemas.recs import (
@@ -62,8 +62,7 @@ class AlsRun:
 
 def als_outputs(
     events: DataFrame,
-    items: DataFrame,
-    companions: DataFrame | None,
+    inputs: Mapping[str, DataFrame],
     user_ids: DataFrame,
     item_ids: DataFrame,
     run_date: dt.date,
@@ -71,7 +70,10 @@ def als_outputs(
     similar: SimilarItemsParams,
     sources: Mapping[str, CandidateSource] = DEFAULT_SOURCES,
 ) -> AlsRun:
-    """Fit ALS on the window's events and serve the active users with `lib.recs.serving.serve`."""
+    """Fit ALS on the window's events and serve the active users with `lib.recs.serving.serve`.
+
+    `inputs` are the sources' declared inputs (`items`; `companions` when fpgrowth's are known).
+    """
     first_day = window_first_day(run_date, settings.window_days)
     training = als_training_set(
         events, run_date, settings.event_weights, settings.confidence_half_life_days, settings.min_user_items
@@ -80,7 +82,6 @@ def als_outputs(
     if n_training == 0:
         raise ValueError(f"table 'events': no positive interactions between {first_day} and {run_date}")
     fit = train_als(training, settings.als, user_ids, item_ids)
-    inputs = {ITEMS_INPUT: items, **({COMPANIONS_INPUT: companions} if companions is not None else {})}
     ctx = SourceContext(events, active_users(events, run_date, settings.active_days), run_date, settings,
                         inputs, {ALS_FIT: fit})
     items_with_factors = item_factors(fit.model, fit.item_ids).cache()
@@ -94,7 +95,7 @@ def als_outputs(
     }
     summary = {"window": f"{first_day}..{run_date}", "interactions": n_training,
                "users_fitted": fit.model.userFactors.count(), "items_fitted": fit.model.itemFactors.count(),
-               "companions": "bought_together" if companions is not None else "baskets"}
+               "companions": "bought_together" if COMPANIONS_INPUT in inputs else "baskets"}
     return AlsRun(outputs, fit, summary)
 
 
