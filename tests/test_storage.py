@@ -1,4 +1,7 @@
-"""The table layer's guarantees (issue 2, point 5), on the embedded engine.
+"""The table layer's guarantees (issue 2, point 5; issue 9), on both engines: every test taking
+`store` runs once with `delta-spark` and once with `embedded`, with the same assertions. The few
+that exercise one engine's own mechanism (the embedded engine's before-commit hook, its commit
+retries) say so by parametrising `engine` to that one engine.
 
 Every test compares whole DataFrames (chispa) or whole file sets; "nothing was written" is checked
 as "same version, same rows, same files on disk".
@@ -22,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from conftest import ENGINES
 from lib.schemas.events import EVENTS, EVENTS_SCHEMA
 from lib.storage import SchemaMismatchError, TableNotFoundError, TableStore, WriteConflictError, WriteError
 
@@ -40,6 +44,16 @@ ROWS_D2 = [("a", 10, D2), ("c", -2, D2)]
 ROWS_D3 = [("z", 7, D3)]
 
 
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(spark: SparkSession, warehouse: str, engine: str) -> TableStore:
+    return TableStore(spark, warehouse, engine=engine)
+
+
 def frame(spark: SparkSession, rows: list[tuple], schema: T.StructType = SCHEMA) -> DataFrame:
     # One input partition: one file per dt, so file-level expectations are exact.
     return spark.createDataFrame(rows, schema).coalesce(1)
@@ -53,14 +67,16 @@ def files_on_disk(location: str) -> set[str]:
     return {
         str(p.relative_to(root))
         for p in root.rglob("*")
-        if p.is_file() and "_delta_log" not in p.parts
+        if p.is_file() and "_delta_log" not in p.parts and not p.name.endswith(".crc")  # Hadoop checksums
     }
 
 
 def paths_on_disk(location: str) -> set[str]:
     """Every file and folder under the table except the log."""
     root = Path(location)
-    return {str(p.relative_to(root)) for p in root.rglob("*") if "_delta_log" not in p.parts}
+    return {
+        str(p.relative_to(root)) for p in root.rglob("*") if "_delta_log" not in p.parts and not p.name.endswith(".crc")
+    }
 
 
 def snapshot(store: TableStore, table: str) -> tuple[int, set[str], list[tuple]]:
@@ -322,6 +338,7 @@ def test_a_failing_first_write_creates_no_table_and_leaves_no_files(spark, store
     assert not Path(store.path("t")).exists()
 
 
+@pytest.mark.parametrize("engine", ["embedded"])  # the embedded engine's before-commit hook
 def test_a_failure_just_before_the_commit_leaves_the_table_unchanged(spark, store):
     store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
     before = snapshot(store, "t")
@@ -353,6 +370,7 @@ KILLED_WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("engine", ["embedded"])  # the embedded engine's before-commit hook
 def test_a_process_killed_before_the_commit_leaves_the_table_unchanged(spark, store, warehouse, tmp_path):
     store.replace_partitions("t", frame(spark, ROWS_D1 + ROWS_D2), dates=[D1, D2])
     before = snapshot(store, "t")
@@ -425,24 +443,26 @@ def test_additive_schema_evolution_only_when_allowed(spark, store, warehouse):
         store.replace_partitions("t", frame(spark, new_rows, wider), dates=[D2])
     assert snapshot(store, "t") == before
 
-    evolving = TableStore(spark, warehouse, engine="embedded", allow_schema_evolution=True)
+    evolving = TableStore(spark, warehouse, engine=store.engine_name, allow_schema_evolution=True)
     evolving.replace_partitions("t", frame(spark, new_rows, wider), dates=[D2])
 
     expected_schema = T.StructType([*SCHEMA.fields, T.StructField("colour", T.StringType())])
     expected = [(i, q, d, None) for i, q, d in ROWS_D1] + [(i, q, d, c) for i, q, c, d in new_rows]
     assert_df_equality(store.read("t"), spark.createDataFrame(expected, expected_schema), ignore_row_order=True)
     assert_log_intact(store.path("t"))
-    # delta-rs cannot change the schema inside a write: the columns commit just before the data
     operations = {h["version"]: h["cobuy.operation"] for h in store.history("t")}
-    assert operations == {
-        0: "cobuy replace t dt in ['2024-01-01']",
-        1: "cobuy replace t dt in ['2024-01-02'] (add columns)",
-        2: "cobuy replace t dt in ['2024-01-02']",
-    }
+    if store.engine_name == "embedded":  # delta-rs cannot change the schema inside a write
+        assert operations == {
+            0: "cobuy replace t dt in ['2024-01-01']",
+            1: "cobuy replace t dt in ['2024-01-02'] (add columns)",
+            2: "cobuy replace t dt in ['2024-01-02']",
+        }
+    else:  # delta-spark: mergeSchema adds the columns in the data's own commit
+        assert operations == {0: "cobuy replace t dt in ['2024-01-01']", 1: "cobuy replace t dt in ['2024-01-02']"}
 
 
-def test_a_failing_evolving_write_leaves_the_schema_unchanged(spark, warehouse):
-    evolving = TableStore(spark, warehouse, engine="embedded", allow_schema_evolution=True)
+def test_a_failing_evolving_write_leaves_the_schema_unchanged(spark, warehouse, engine):
+    evolving = TableStore(spark, warehouse, engine=engine, allow_schema_evolution=True)
     evolving.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
     before = snapshot(evolving, "t")
     wider = frame(spark, [("a", 1, D2)]).withColumn("colour", F.lit("red").cast("int"))  # ANSI cast error
@@ -478,7 +498,7 @@ def race(spark: SparkSession, warehouse: str, writes: list[tuple[DataFrame, list
     outcomes: list[object] = [None] * len(writes)
 
     def write(index: int, data: DataFrame, dates: list[dt.date]) -> None:
-        store = TableStore(spark, warehouse, engine="embedded")
+        store = TableStore(spark, warehouse, engine="embedded")  # before_commit: embedded only
         try:
             outcomes[index] = store.replace_partitions("t", data, dates=dates, before_commit=lambda _: barrier.wait())
         except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
@@ -492,6 +512,7 @@ def race(spark: SparkSession, warehouse: str, writes: list[tuple[DataFrame, list
     return outcomes
 
 
+@pytest.mark.parametrize("engine", ["embedded"])  # the embedded engine's before-commit hook
 def test_two_writers_to_different_dates_both_land(spark, store, warehouse):
     store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
 
@@ -503,6 +524,7 @@ def test_two_writers_to_different_dates_both_land(spark, store, warehouse):
     assert_log_intact(store.path("t"))
 
 
+@pytest.mark.parametrize("engine", ["embedded"])  # the embedded engine's before-commit hook
 def test_two_writers_to_the_same_date_one_lands_one_conflicts(spark, store, warehouse):
     store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
     first, second = [("first", 1, D2)], [("second", 2, D2)]
@@ -523,10 +545,11 @@ def test_two_writers_to_the_same_date_one_lands_one_conflicts(spark, store, ware
     assert files_on_disk(store.path("t")) == current
 
 
+@pytest.mark.parametrize("engine", ["embedded"])  # the embedded engine's before-commit hook
 def test_a_writer_that_started_before_a_commit_to_its_date_conflicts(spark, store, warehouse):
     """Optimistic concurrency from the write's start: a commit to our date while we computed wins."""
     store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
-    other = TableStore(spark, warehouse, engine="embedded")
+    other = TableStore(spark, warehouse, engine=store.engine_name)
 
     def someone_else_commits_first(_actions):
         other.replace_partitions("t", frame(spark, [("other", 9, D1)]), dates=[D1])
@@ -544,6 +567,7 @@ def test_a_writer_that_started_before_a_commit_to_its_date_conflicts(spark, stor
     assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
 
 
+@pytest.mark.parametrize("engine", ["embedded"])  # the embedded engine's before-commit hook
 @pytest.mark.parametrize(
     ("second_rows", "second_dates", "both_land"),
     [(ROWS_D3, [D3], True), ([("second", 2, D2)], [D2], False)],
@@ -563,12 +587,13 @@ def test_two_writers_creating_a_table_at_once(spark, store, warehouse, second_ro
     assert_log_intact(store.path("t"))
 
 
+@pytest.mark.parametrize("engine", ["embedded"])  # delta-rs's commit, patched
 @pytest.mark.parametrize(("other_rows", "lands"), [(ROWS_D3, True), ([("other", 9, D2)], False)], ids=["other-date", "same-date"])
 def test_a_commit_that_loses_the_race_retries_only_when_no_date_clashes(spark, store, warehouse, monkeypatch, other_rows, lands):
     """delta-rs refuses a commit from a stale snapshot (CommitFailedError) even for other dates:
     the engine retries on the new snapshot when the winner touched none of its dates."""
     store.replace_partitions("t", frame(spark, ROWS_D1), dates=[D1])
-    other = TableStore(spark, warehouse, engine="embedded")
+    other = TableStore(spark, warehouse, engine=store.engine_name)
     original = DeltaTable.create_write_transaction
     attempts = []
 
