@@ -162,7 +162,7 @@ class DeltaSparkEngine:
             writer.save(location)
         except Exception as error:  # noqa: BLE001 - translated into the table layer's errors
             text = str(error)
-            if any(name in text for name in CONFLICT_EXCEPTIONS):
+            if type(error).__name__ in CONFLICT_EXCEPTIONS or any(name in text for name in CONFLICT_EXCEPTIONS) or "DELTA_CONCURRENT" in text:
                 raise WriteConflictError(f"{location}: concurrent write conflict: {text}") from error
             if "USER_RAISED_EXCEPTION" in text and "nothing was written" in text:
                 message = text.split("[USER_RAISED_EXCEPTION]", 1)[-1].split(" SQLSTATE", 1)[0].strip()

@@ -119,6 +119,7 @@ class EmbeddedEngine:
             if leftover.stat().st_mtime <= cutoff:
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed.append(str(leftover.relative_to(local_path(location))))
+        _remove_if_empty(staging)
         return removed
 
     def compact(self, location: str) -> dict[str, int]:
