@@ -270,13 +270,16 @@ def test_history_has_one_version_per_write(spark, store):
     assert_log_intact(store.path("t"))
 
 
+T0 = dt.datetime(2024, 1, 1, 23, 59, 59, 123456, tzinfo=dt.timezone.utc)
+EVENT_ROWS = [
+    ("e1", T0, "u1", "s1", None, "i1", "view", None, None, "shop", D1),
+    ("e2", T0 + dt.timedelta(seconds=2), None, "s1", "o1", "i2", "purchase", 2, 9.99, "shop", D2),
+]
+
+
 def test_deltalake_reads_the_same_rows_as_spark(spark, store):
     """On the canonical events schema: timestamps, doubles, NOT NULL columns, nulls."""
-    t0 = dt.datetime(2024, 1, 1, 23, 59, 59, 123456, tzinfo=dt.timezone.utc)
-    events = [
-        ("e1", t0, "u1", "s1", None, "i1", "view", None, None, "shop", D1),
-        ("e2", t0 + dt.timedelta(seconds=2), None, "s1", "o1", "i2", "purchase", 2, 9.99, "shop", D2),
-    ]
+    events = EVENT_ROWS
     store.replace_partitions(EVENTS, spark.createDataFrame(events[:1], EVENTS_SCHEMA), dates=[D1], schema=EVENTS_SCHEMA)
     store.replace_partitions(EVENTS, spark.createDataFrame(events[1:], EVENTS_SCHEMA), dates=[D2], schema=EVENTS_SCHEMA)
 
@@ -812,3 +815,28 @@ def test_a_commit_that_loses_the_race_retries_only_when_no_date_clashes(spark, s
     assert attempts == ([0, 0, 1] if lands else [0, 0])
     assert_df_equality(store.read("t"), spark.createDataFrame(expected, SCHEMA), ignore_row_order=True)
     assert_log_intact(store.path("t"))
+
+
+# -- one table, two engines --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("writer", "reader"), [("embedded", "delta-spark"), ("delta-spark", "embedded")])
+def test_a_table_written_by_one_engine_is_read_and_extended_by_the_other(spark, warehouse, writer, reader):
+    first = TableStore(spark, warehouse, engine=writer)
+    second = TableStore(spark, warehouse, engine=reader)
+    # (delta-spark creates a table with NOT NULL columns in its own version first: use the returned one)
+    written = first.replace_partitions(
+        EVENTS, spark.createDataFrame(EVENT_ROWS[:1], EVENTS_SCHEMA), dates=[D1], schema=EVENTS_SCHEMA
+    )
+
+    assert_df_equality(second.read(EVENTS), spark.createDataFrame(EVENT_ROWS[:1], EVENTS_SCHEMA),
+                       ignore_row_order=True, ignore_nullable=True)
+    assert second.schema(EVENTS) == EVENTS_SCHEMA
+    second.replace_partitions(EVENTS, spark.createDataFrame(EVENT_ROWS[1:], EVENTS_SCHEMA), dates=[D2])
+
+    both = spark.createDataFrame(EVENT_ROWS, EVENTS_SCHEMA)
+    assert_df_equality(first.read(EVENTS), both, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(first.read(EVENTS, version=written.version), spark.createDataFrame(EVENT_ROWS[:1], EVENTS_SCHEMA),
+                       ignore_row_order=True, ignore_nullable=True)
+    assert first.schema(EVENTS) == EVENTS_SCHEMA
+    assert_log_intact(first.path(EVENTS))
