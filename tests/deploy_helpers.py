@@ -155,17 +155,34 @@ def dump_toml(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_overlay(conf_dir: Path, name: str, warehouse: Path, landing: Path, spark: Mapping[str, str]) -> str:
-    """A test environment overlay: local storage under tmp, the embedded Delta engine, small Spark."""
+def delta_spark_conf() -> dict[str, str]:
+    """Delta's jars from `make setup` (absolute paths: spark-submit gets them at launch, executors
+    fetch them from the driver) with Delta's extension and catalog: what a Delta cluster has."""
+    from lib.session import DELTA_SPARK_CONF, resolve_jars
+
+    return {
+        "spark.jars": resolve_jars(str(ROOT / "jars" / "spark" / "*.jar"), root=ROOT),
+        **DELTA_SPARK_CONF,
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    }
+
+
+def write_overlay(
+    conf_dir: Path, name: str, warehouse: Path | str, landing: Path, spark: Mapping[str, str],
+    engine: str = "delta-spark",
+) -> str:
+    """A test environment overlay: storage under tmp, Delta's own engine (delta-spark), small Spark."""
+    delta = delta_spark_conf() if engine == "delta-spark" else {}
     overlay = {
         "storage": {
             "warehouse": str(warehouse),
             "landing": str(landing),
-            "engine": "embedded",
+            "engine": engine,
             "allow_schema_evolution": False,
-            "checkpoint_dir": str(warehouse / "_checkpoints"),
+            "checkpoint_dir": f"{warehouse}/_checkpoints",
         },
-        "spark": dict(spark),
+        "spark": {**delta, **dict(spark)},
     }
     (conf_dir / "env" / f"{name}.toml").write_text(dump_toml(overlay))
     return name

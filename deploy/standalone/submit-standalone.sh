@@ -10,7 +10,7 @@ job="${1:?usage: submit-standalone.sh JOB YYYY-MM-DD [job args]}"; date="${2:?mi
 # shellcheck disable=SC2086
 exec "$here/../submit.sh" ${SUBMIT_OPTS:-} \
   --master "${SPARK_MASTER_URL:?set SPARK_MASTER_URL=spark://host:7077}" --deploy-mode client \
-  --conf spark.jars.packages=io.delta:delta-spark_2.13:4.4.1,org.apache.hadoop:hadoop-aws:3.5.0 \
+  --conf spark.jars.packages=io.delta:delta-spark_4.2_2.13:4.4.0,org.apache.hadoop:hadoop-aws:3.5.0 \
   --conf spark.driver.memory=4g \
   --conf spark.executor.cores=2 --conf spark.executor.memory=8g --conf spark.cores.max=16 \
   "$job" --env cluster --date "$date" "$@"

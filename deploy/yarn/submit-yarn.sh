@@ -10,7 +10,7 @@ job="${1:?usage: submit-yarn.sh JOB YYYY-MM-DD [job args]}"; date="${2:?missing 
 # shellcheck disable=SC2086
 exec "$here/../submit.sh" ${SUBMIT_OPTS:-} \
   --master yarn --deploy-mode cluster \
-  --conf spark.jars.packages=io.delta:delta-spark_2.13:4.4.1,org.apache.hadoop:hadoop-aws:3.5.0 \
+  --conf spark.jars.packages=io.delta:delta-spark_4.2_2.13:4.4.0,org.apache.hadoop:hadoop-aws:3.5.0 \
   --conf spark.yarn.queue="${YARN_QUEUE:-default}" \
   --conf spark.yarn.maxAppAttempts=1 \
   --conf spark.yarn.appMasterEnv.COBUY_CONF_DIR=cobuy-conf \
