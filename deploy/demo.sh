@@ -26,10 +26,18 @@ step() {
 echo "cobuy demo: a synthetic shop of $DAYS days ending $DATE (logs in $LOGS/)"
 step generate --date "$DATE" --set days="$DAYS"
 # User ids are pseudonymised with a keyed HMAC; a real deployment keeps the key in a secret store.
-export COBUY_PSEUDONYM_SECRET=${COBUY_PSEUDONYM_SECRET:-cobuy-demo-secret-not-for-production}
-step ingest --from "$FIRST" --to "$DATE"
+# The demo makes a random key per demo warehouse (kept beside it, readable only by you): no key is
+# ever written in the repository, and re-runs on the same warehouse keep the same pseudonyms.
+KEY=warehouse/_secrets/pseudonym.key
+if [[ ! -s "$KEY" ]]; then
+  mkdir -p "$(dirname "$KEY")" && (umask 077 && "$BIN/python" -c 'import secrets; print(secrets.token_hex(32))' >"$KEY")
+fi
+step ingest --from "$FIRST" --to "$DATE" --set secret_file="$KEY"
 step fpgrowth --date "$DATE"
 step als --date "$DATE"
 step evaluate --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"
 cat "warehouse/_reports/summary-$DATE.txt"
+# Which Delta writer committed the tables (the log's engineInfo: delta-spark writes "Delta-Lake/<v>").
+engine=$(grep -ho '"engineInfo":"[^"]*"' warehouse/events/_delta_log/*.json | sort -u | cut -d'"' -f4 | tr '\n' ' ')
+echo "tables written with: ${engine:-delta-rs (embedded engine)}"

@@ -269,3 +269,46 @@ def test_make_package_builds_a_wheel_of_lib(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "cobuy" / "lib.zip") as archive:
         assert sorted(n for n in names if n.startswith("lib/")) == sorted(archive.namelist())
     assert {n.split("/")[0] for n in names} == {"lib", "cobuy-0.1.0.dist-info"}
+
+
+# -- the pseudonym secret reaches ingest's driver on every target, never its value in a file -----
+
+
+def test_kubernetes_ingest_driver_gets_the_secret_from_a_secret_key_ref() -> None:
+    documents = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "cobuy-sparkapplications.yaml").read_text()))
+    apps = {doc["metadata"]["labels"]["app.kubernetes.io/component"]: doc for doc in documents}
+    env = {e["name"]: e for e in apps["ingest"]["spec"]["driver"]["env"]}
+    assert env["COBUY_PSEUDONYM_SECRET"] == {
+        "name": "COBUY_PSEUDONYM_SECRET", "valueFrom": {"secretKeyRef": {"name": "cobuy-pseudonym", "key": "secret"}},
+    }
+
+
+def test_databricks_drivers_get_the_secret_from_a_secret_scope() -> None:
+    job = json.loads((ROOT / "deploy" / "databricks" / "cobuy-job.json").read_text())
+    [cluster] = job["job_clusters"]
+    assert cluster["new_cluster"]["spark_env_vars"]["COBUY_PSEUDONYM_SECRET"] == "{{secrets/cobuy/pseudonym_secret}}"
+
+
+@pytest.mark.parametrize("script", ["yarn/submit-yarn.sh", "standalone/submit-standalone.sh"])
+def test_cluster_scripts_hand_ingest_its_secret_and_refuse_without_one(package: Path, script: str, tmp_path: Path) -> None:
+    key = tmp_path / "pseudonym.key"
+    key.write_text("not-a-real-key")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("COBUY_PSEUDONYM_SECRET", "COBUY_PSEUDONYM_SECRET_FILE")
+    } | {
+        "COBUY_PYTHON": sys.executable, "COBUY_PACKAGE": str(package),
+        "SUBMIT_OPTS": "--dry-run --spark-submit spark-submit", "SPARK_MASTER_URL": "spark://master:7077",
+    }
+    command = [str(ROOT / "deploy" / script), "ingest", "2024-03-31"]
+
+    refused = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert refused.returncode != 0 and "COBUY_PSEUDONYM_SECRET_FILE" in refused.stderr
+
+    printed = subprocess.run(command, capture_output=True, text=True, check=True,
+                             env={**env, "COBUY_PSEUDONYM_SECRET_FILE": str(key)}).stdout
+    assert "not-a-real-key" not in printed
+    if "yarn" in script:
+        assert f"spark.yarn.dist.files={key}#cobuy-pseudonym.secret" in printed
+        assert "--set secret_file=cobuy-pseudonym.secret" in printed
+    else:
+        assert f"--set secret_file={key}" in printed
