@@ -9,12 +9,16 @@ DAYS=${DEMO_DAYS:-28}
 FIRST=$(date -u -d "$DATE - $((DAYS - 1)) days" +%F)
 LOGS=warehouse/_logs
 mkdir -p "$LOGS"
+# Delta's jars from `make setup` must be on the driver's classpath when spark-submit starts it
+# (conf/env/local.toml names them too, for sessions Python starts itself).
+JARS=$(ls jars/spark/*.jar 2>/dev/null | paste -sd, -)
+[[ -n "$JARS" ]] || { echo "no Delta jars in jars/spark/: run \`make setup\`"; exit 1; }
 
 step() {
   local job=$1; shift
   local started=$SECONDS
   printf '%-10s ' "$job"
-  if "$BIN/spark-submit" --driver-memory 4g --driver-java-options -Xss32m "jobs/$job.py" --env local "$@" >"$LOGS/$job.log" 2>&1; then
+  if "$BIN/spark-submit" --driver-memory 4g --driver-java-options -Xss32m --jars "$JARS" "jobs/$job.py" --env local "$@" >"$LOGS/$job.log" 2>&1; then
     printf 'ok %5ss  %s\n' "$((SECONDS - started))" "$(grep -o ' ok in [0-9.]*s: .*' "$LOGS/$job.log" | tail -1 | cut -d: -f2- | cut -c1-110)"
   else
     printf 'FAILED after %ss; last lines of %s:\n' "$((SECONDS - started))" "$LOGS/$job.log"
