@@ -12,7 +12,14 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: setup demo test test-unit clean package airflow-env test-deploy
 
-setup: $(STAMP)
+# Delta's jars (deploy/maven-jars.txt), resolved with Maven into jars/ (git-ignored).
+JARS_STAMP := jars/maven-jars.txt
+
+setup: $(STAMP) $(JARS_STAMP)
+
+$(JARS_STAMP): deploy/maven-jars.txt deploy/fetch_jars.py | $(STAMP)
+	@command -v mvn >/dev/null || { echo "Maven is required to fetch Delta's jars (apt-get install maven)"; exit 1; }
+	$(BIN)/python deploy/fetch_jars.py
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -54,4 +61,4 @@ test-deploy: setup airflow-env
 	$(BIN)/python -m pytest -m "airflow or cluster" $(PYTEST_ARGS)
 
 clean:
-	rm -rf warehouse landing build dist *.egg-info .pytest_cache
+	rm -rf warehouse landing build dist jars *.egg-info .pytest_cache

@@ -9,12 +9,16 @@ DAYS=${DEMO_DAYS:-28}
 FIRST=$(date -u -d "$DATE - $((DAYS - 1)) days" +%F)
 LOGS=warehouse/_logs
 mkdir -p "$LOGS"
+# Delta's jars from `make setup` must be on the driver's classpath when spark-submit starts it
+# (conf/env/local.toml names them too, for sessions Python starts itself).
+JARS=$(ls jars/spark/*.jar 2>/dev/null | paste -sd, -)
+[[ -n "$JARS" ]] || { echo "no Delta jars in jars/spark/: run \`make setup\`"; exit 1; }
 
 step() {
   local job=$1; shift
   local started=$SECONDS
   printf '%-10s ' "$job"
-  if "$BIN/spark-submit" --driver-memory 4g --driver-java-options -Xss32m "jobs/$job.py" --env local "$@" >"$LOGS/$job.log" 2>&1; then
+  if "$BIN/spark-submit" --driver-memory 4g --driver-java-options -Xss32m --jars "$JARS" "jobs/$job.py" --env local "$@" >"$LOGS/$job.log" 2>&1; then
     printf 'ok %5ss  %s\n' "$((SECONDS - started))" "$(grep -o ' ok in [0-9.]*s: .*' "$LOGS/$job.log" | tail -1 | cut -d: -f2- | cut -c1-110)"
   else
     printf 'FAILED after %ss; last lines of %s:\n' "$((SECONDS - started))" "$LOGS/$job.log"
@@ -26,10 +30,18 @@ step() {
 echo "cobuy demo: a synthetic shop of $DAYS days ending $DATE (logs in $LOGS/)"
 step generate --date "$DATE" --set days="$DAYS"
 # User ids are pseudonymised with a keyed HMAC; a real deployment keeps the key in a secret store.
-export COBUY_PSEUDONYM_SECRET=${COBUY_PSEUDONYM_SECRET:-cobuy-demo-secret-not-for-production}
-step ingest --from "$FIRST" --to "$DATE"
+# The demo makes a random key per demo warehouse (kept beside it, readable only by you): no key is
+# ever written in the repository, and re-runs on the same warehouse keep the same pseudonyms.
+KEY=warehouse/_secrets/pseudonym.key
+if [[ ! -s "$KEY" ]]; then
+  mkdir -p "$(dirname "$KEY")" && (umask 077 && "$BIN/python" -c 'import secrets; print(secrets.token_hex(32))' >"$KEY")
+fi
+step ingest --from "$FIRST" --to "$DATE" --set secret_file="$KEY"
 step fpgrowth --date "$DATE"
 step als --date "$DATE"
 step evaluate --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"
 cat "warehouse/_reports/summary-$DATE.txt"
+# Which Delta writer committed the tables (the log's engineInfo: delta-spark writes "Delta-Lake/<v>").
+engine=$(grep -ho '"engineInfo":"[^"]*"' warehouse/events/_delta_log/*.json | sort -u | cut -d'"' -f4 | tr '\n' ' ')
+echo "tables written with: ${engine:-delta-rs (embedded engine)}"

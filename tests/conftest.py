@@ -1,4 +1,9 @@
-"""One SparkSession for the whole test run (JVM start costs ~10 s); tables go to temp folders."""
+"""One SparkSession for the whole test run (JVM start costs ~10 s); tables go to temp folders.
+
+The session loads Delta's jars (jars/spark/, from `make setup`) with Delta's extension and catalog,
+as the `local` environment does, so job tests commit through delta-spark and the table-layer tests
+run on both engines (tests/test_storage.py parametrises its `store` over ENGINES).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,25 @@ import sys
 import pytest
 from pyspark.sql import SparkSession
 
-from lib.session import build_session
+from lib.session import DELTA_SPARK_CONF, build_session
 from lib.storage import TableStore
 
+ENGINES = ("delta-spark", "embedded")
 TEST_SPARK_CONF = {
     "spark.master": "local[2]",
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "2g",
     "spark.sql.adaptive.enabled": "false",
+    "spark.jars": "jars/spark/*.jar",
+    **DELTA_SPARK_CONF,
+    # Tiny tables: Delta's log replay, listings and vacuum in 2 tasks, not 50 and 10000.
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    # Tests vacuum with a retention of 0 hours to see the effect at once.
+    "spark.databricks.delta.retentionDurationCheck.enabled": "false",
 }
 
 
@@ -43,4 +57,5 @@ def warehouse(tmp_path) -> str:
 
 @pytest.fixture
 def store(spark: SparkSession, warehouse: str) -> TableStore:
-    return TableStore(spark, warehouse, engine="embedded")
+    """The default engine, as `--env local` uses it (tests/test_storage.py runs both engines)."""
+    return TableStore(spark, warehouse, engine="delta-spark")

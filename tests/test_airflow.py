@@ -30,8 +30,9 @@ DAG_ID = "cobuy_daily"
 DESIGNED_EDGES = {
     ("ingest", "fpgrowth"), ("ingest", "als"),
     ("fpgrowth", "evaluate_due"), ("als", "evaluate_due"), ("evaluate_due", "evaluate"),
+    ("fpgrowth", "maintenance_due"), ("als", "maintenance_due"), ("maintenance_due", "maintenance"),
 }
-SPARK_TASKS = {"ingest", "fpgrowth", "als", "evaluate"}
+SPARK_TASKS = {"ingest", "fpgrowth", "als", "evaluate", "maintenance"}
 
 PROBE = r"""
 import datetime as dt, json, sys
@@ -52,13 +53,15 @@ for dag_id, dag in bag.dags.items():
                         conf=task.conf, py_files=task.py_files, conn_id=task._conn_id,
                         env_vars=task.env_vars, deploy_mode=task._deploy_mode, archives=task._archives)
         tasks[task.task_id] = info
-    gate = dag.task_dict.get("evaluate_due")
     decisions = {}
-    if gate is not None:
+    for gate_id, asked in (("evaluate_due", "evaluate"), ("maintenance_due", "maintain")):
+        gate = dag.task_dict.get(gate_id)
+        if gate is None:
+            continue
         for label, day, params in [("sunday", dt.datetime(2024, 3, 31), {}),
                                    ("monday", dt.datetime(2024, 4, 1), {}),
-                                   ("monday_asked", dt.datetime(2024, 4, 1), {"evaluate": True})]:
-            decisions[label] = gate.python_callable(params=params, logical_date=day)
+                                   ("monday_asked", dt.datetime(2024, 4, 1), {asked: True})]:
+            decisions[f"{gate_id}:{label}"] = gate.python_callable(params=params, logical_date=day)
     out["dags"][dag_id] = {"catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
                            "schedule": str(dag.schedule), "params": dict(dag.params), "tasks": tasks,
                            "gate": decisions}
@@ -127,7 +130,10 @@ def test_dag_imports_with_the_designed_graph_and_renders_the_date(
     assert (dag["catchup"], dag["max_active_runs"], dag["schedule"]) == (True, 3, "@daily")
     edges = {(up, task) for task, info in dag["tasks"].items() for up in info["upstream"]}
     assert edges == DESIGNED_EDGES
-    assert dag["gate"] == {"sunday": True, "monday": False, "monday_asked": True}
+    assert dag["gate"] == {
+        f"{gate}:{day}": wanted for gate in ("evaluate_due", "maintenance_due")
+        for day, wanted in (("sunday", True), ("monday", False), ("monday_asked", True))
+    }
 
     package = str(designed_package)
     for task in SPARK_TASKS:
@@ -212,8 +218,9 @@ def test_airflow_dags_test_runs_the_pipeline_and_a_rerun_changes_no_counts(
     run_logged([airflow, "db", "migrate"], log, env=env, timeout=300)
 
     expected_states = {task: "success" for task in pipeline["tasks"]}
-    if any(spec.get("gate") for spec in pipeline["tasks"].values()):
-        expected_states["evaluate_due"] = "success"  # 2024-03-31 is a Sunday
+    for task, spec in pipeline["tasks"].items():
+        if spec.get("gate"):
+            expected_states[f"{task}_due"] = "success"  # 2024-03-31 is a Sunday
     run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE)], log, env=env, timeout=2400)
     first_run = task_states(home)
     assert list(first_run.values()) == [expected_states], f"see {log}"

@@ -1,17 +1,23 @@
-"""The delta-spark engine's pure parts, and how TableStore picks its engine."""
+"""The delta-spark engine's pure parts, how TableStore picks its engine, and how a session finds
+Delta's jars (jars/ from `make setup`, named in spark.jars)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
 
-from lib.session import delta_classes_available
+import pyspark
+
+from lib.session import MissingJarsError, delta_classes_available, resolve_jars
 from lib.storage import TableStore, WriteError
 from lib.storage import store as store_module
 from lib.storage.delta_spark import DeltaSparkEngine, replace_where_predicate
 from lib.storage.embedded import EmbeddedEngine
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_replace_where_predicate_names_exactly_the_dates():
@@ -35,11 +41,45 @@ def test_replace_where_predicate_selects_those_partitions_in_spark(spark):
     assert_df_equality(selected, expected, ignore_row_order=True)
 
 
-def test_this_session_has_no_delta_classes(spark):
-    assert delta_classes_available(spark) is False
+def test_the_test_session_has_delta_classes_and_commits_with_delta_spark(spark, warehouse):
+    assert delta_classes_available(spark) is True
+    assert TableStore(spark, warehouse, engine="auto").engine_name == "delta-spark"
 
 
-def test_auto_picks_embedded_without_delta_classes(spark, warehouse):
+def test_the_delta_jar_is_built_for_this_spark_and_pinned_in_one_list():
+    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
+    jars = sorted(p.name for p in (PROJECT_ROOT / "jars" / "spark").glob("delta-spark_*.jar"))
+    pinned = [line for line in (PROJECT_ROOT / "deploy" / "maven-jars.txt").read_text().splitlines()
+              if line.startswith("io.delta:delta-spark_")]
+
+    assert jars == [f"delta-spark_{spark_minor}_2.13-4.4.0.jar"]
+    assert pinned == [f"io.delta:delta-spark_{spark_minor}_2.13:4.4.0"]
+    # jars Spark ships are left out (no second Scala library, Jackson, Parquet or Hadoop)
+    shipped = {p.name.rsplit("-", 1)[0] for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    ours = {p.name.rsplit("-", 1)[0] for p in (PROJECT_ROOT / "jars" / "spark").glob("*.jar")}
+    assert not ours & shipped
+
+
+def test_missing_project_jars_name_make_setup(tmp_path):
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "maven-jars.txt").write_text("[spark]\nio.delta:delta-spark_4.2_2.13:4.4.0\n")
+
+    with pytest.raises(MissingJarsError, match=r"no jar at .*jars/spark/\*\.jar; run `make setup`"):
+        resolve_jars("jars/spark/*.jar", root=tmp_path)
+
+    (tmp_path / "jars" / "spark").mkdir(parents=True)
+    (tmp_path / "jars" / "spark" / "delta-spark_4.2_2.13-4.4.0.jar").write_bytes(b"")
+    (tmp_path / "jars" / "maven-jars.txt").write_text("[spark]\nio.delta:delta-spark_4.1_2.13:4.4.0\n")
+    with pytest.raises(MissingJarsError, match="not built from the current deploy/maven-jars.txt; run `make setup`"):
+        resolve_jars("jars/spark/*.jar", root=tmp_path)
+
+    (tmp_path / "jars" / "maven-jars.txt").write_text((tmp_path / "deploy" / "maven-jars.txt").read_text())
+    assert resolve_jars("jars/spark/*.jar, /abs/x.jar".replace("/abs/x.jar", str(tmp_path / "jars" / "spark" / "*.jar")),
+                        root=tmp_path).split(",") == [str(tmp_path / "jars" / "spark" / "delta-spark_4.2_2.13-4.4.0.jar")] * 2
+
+
+def test_auto_picks_embedded_without_delta_classes(spark, warehouse, monkeypatch):
+    monkeypatch.setattr(store_module, "delta_classes_available", lambda session: False)
     assert TableStore(spark, warehouse, engine="auto").engine_name == "embedded"
     assert isinstance(TableStore(spark, warehouse, engine="embedded").engine, EmbeddedEngine)
 
@@ -51,8 +91,9 @@ def test_auto_picks_delta_spark_when_its_classes_are_there(spark, warehouse, mon
     assert TableStore(spark, warehouse, engine="delta-spark").engine_name == "delta-spark"
 
 
-def test_delta_spark_without_its_classes_is_a_clear_error(spark, warehouse):
-    with pytest.raises(WriteError, match=r"storage.engine = 'delta-spark' but Delta's Spark classes are not on the classpath.*--packages io.delta:delta-spark"):
+def test_delta_spark_without_its_classes_is_a_clear_error(spark, warehouse, monkeypatch):
+    monkeypatch.setattr(store_module, "delta_classes_available", lambda session: False)
+    with pytest.raises(WriteError, match=r"storage.engine = 'delta-spark' but Delta's Spark classes are not on the classpath: locally run `make setup`.*--packages io.delta:delta-spark_4.2_2.13:4.4.0"):
         TableStore(spark, warehouse, engine="delta-spark")
 
 

@@ -1,4 +1,12 @@
-"""The native Delta engine: `format("delta")`, used when Delta's Spark classes are on the classpath."""
+"""The native Delta engine: Delta's own Spark connector (delta-spark), the default everywhere its jars
+are loaded (`make setup` for `local`, `spark.jars.packages` or the platform on a cluster).
+
+Overwrites are always static (the whole table, or exactly the `replaceWhere` dates), whatever the
+session's `spark.sql.sources.partitionOverwriteMode`. Delta drops NOT NULL from a DataFrame's schema
+when a write creates a table, so a first write whose schema has NOT NULL columns creates the table
+from that schema first (an empty version) and then writes; later writes keep the table's schema and
+Delta's invariant check fails a write with a null there before anything is committed.
+"""
 
 from __future__ import annotations
 
@@ -76,12 +84,34 @@ class DeltaSparkEngine:
         return frame
 
     def history(self, location: str, limit: int | None) -> list[dict]:
+        """Newest first; `cobuy.operation` is the operation TableStore recorded (Delta's userMetadata)."""
         history = self._table(location).history(limit) if limit else self._table(location).history()
-        return [row.asDict(recursive=True) for row in history.collect()]
+        rows = [row.asDict(recursive=True) for row in history.collect()]  # bounded by `limit` / retention
+        return [{**row, "cobuy.operation": row.get("userMetadata")} for row in rows]
 
     def vacuum(self, location: str, retention_hours: int) -> list[str]:
-        self._table(location).vacuum(retention_hours)
-        return []
+        """Delete files no version younger than `retention_hours` refers to; returns their paths.
+
+        The caller chose the retention (the maintenance job validates it), so Delta's 168-hour guard
+        is lifted for this call only.
+        """
+        key = "spark.databricks.delta.retentionDurationCheck.enabled"
+        previous = self.spark.conf.get(key, "true")
+        quoted = location.replace("`", "``")
+        self.spark.conf.set(key, "false")
+        try:
+            doomed = self.spark.sql(f"VACUUM delta.`{quoted}` RETAIN {int(retention_hours)} HOURS DRY RUN")
+            paths = [row[0] for row in doomed.collect()]  # what vacuum deletes: the garbage, bounded
+            self._table(location).vacuum(float(retention_hours))
+        finally:
+            self.spark.conf.set(key, previous)
+        return paths
+
+    def compact(self, location: str) -> dict[str, int]:
+        """Rewrite small files into bigger ones (OPTIMIZE); the data and its versions are unchanged."""
+        metrics = self._table(location).optimize().executeCompaction().first()
+        values = metrics[1].asDict(recursive=True) if metrics else {}
+        return {"files_added": int(values.get("numFilesAdded", 0)), "files_removed": int(values.get("numFilesRemoved", 0))}
 
     def add_columns(self, location: str, fields: Sequence[T.StructField]) -> None:
         # mergeSchema on the write itself adds the columns in the same commit.
@@ -97,8 +127,19 @@ class DeltaSparkEngine:
         operation: str,
         before_commit=None,
         merge_schema: bool = False,
+        table_schema: T.StructType | None = None,
     ) -> tuple[int, tuple[str, ...]]:
-        writer = frame.write.format("delta").option("userMetadata", operation)
+        """Write and commit in one Delta transaction; return the new version and the partitions replaced.
+
+        `table_schema` is the schema the table must have (the declared one on a first write): its
+        NOT NULL columns stay NOT NULL.
+        """
+        if table_schema is not None and not self.exists(location) and any(not f.nullable for f in table_schema.fields):
+            self._create(location, table_schema, partition_by, operation)
+        writer = (
+            frame.write.format("delta").option("userMetadata", operation)
+            .option("partitionOverwriteMode", "static")  # overwrite = all of it, or exactly replaceWhere
+        )
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
         if partition_by:
@@ -121,8 +162,13 @@ class DeltaSparkEngine:
             writer.save(location)
         except Exception as error:  # noqa: BLE001 - translated into the table layer's errors
             text = str(error)
-            if any(name in text for name in CONFLICT_EXCEPTIONS):
+            if type(error).__name__ in CONFLICT_EXCEPTIONS or any(name in text for name in CONFLICT_EXCEPTIONS) or "DELTA_CONCURRENT" in text:
                 raise WriteConflictError(f"{location}: concurrent write conflict: {text}") from error
+            if "USER_RAISED_EXCEPTION" in text and "nothing was written" in text:
+                message = text.split("[USER_RAISED_EXCEPTION]", 1)[-1].split(" SQLSTATE", 1)[0].strip()
+                raise WriteError(message) from error
+            if "NOT_NULL" in text or "NOT NULL constraint" in text:
+                raise WriteError(f"{location}: a NOT NULL column has a null; nothing was written ({text[:500]})") from error
             if "replaceWhere" in text or "DELTA_REPLACE_WHERE_MISMATCH" in text:
                 raise WriteError(
                     f"{location}: the DataFrame has rows outside the partitions being replaced; "
@@ -130,6 +176,15 @@ class DeltaSparkEngine:
                 ) from error
             raise
         return self._version(location), tuple(replace_values or ())
+
+    def _create(self, location: str, schema: T.StructType, partition_by: Sequence[str], operation: str) -> None:
+        """An empty table with exactly `schema` (Delta's DataFrame writer would make it all nullable)."""
+        from delta.tables import DeltaTable
+
+        builder = DeltaTable.createIfNotExists(self.spark).location(location).addColumns(schema)
+        if partition_by:
+            builder = builder.partitionedBy(*partition_by)
+        builder.execute()
 
     def version(self, location: str) -> int:
         """The table's latest version, -1 when there is no table yet."""

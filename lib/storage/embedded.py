@@ -119,7 +119,15 @@ class EmbeddedEngine:
             if leftover.stat().st_mtime <= cutoff:
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed.append(str(leftover.relative_to(local_path(location))))
+        _remove_if_empty(staging)
         return removed
+
+    def compact(self, location: str) -> dict[str, int]:
+        """Rewrite small files into bigger ones with delta-rs (one new version, same rows)."""
+        metrics = self._open(location).optimize.compact(
+            commit_properties=CommitProperties(custom_metadata={"cobuy.operation": "cobuy compact"})
+        )
+        return {"files_added": int(metrics.get("numFilesAdded", 0)), "files_removed": int(metrics.get("numFilesRemoved", 0))}
 
     def add_columns(self, location: str, fields: Sequence[T.StructField]) -> None:
         from deltalake.schema import Field
@@ -144,6 +152,7 @@ class EmbeddedEngine:
         before_commit: BeforeCommitHook | None = None,
         read_version: int | None = None,
         add_fields: Sequence[T.StructField] = (),
+        table_schema: T.StructType | None = None,
     ) -> tuple[int, tuple[str, ...]]:
         """Write and commit; return the new version and the partitions replaced.
 
@@ -151,7 +160,12 @@ class EmbeddedEngine:
         `read_version` is the version the caller checked the schema against (default: the latest
         when the write starts): a commit after it that touches what this write replaces is a
         conflict. `add_fields` are columns to add to the table (additive schema evolution); they
-        are committed only after the Spark job succeeded, just before the data.
+        are committed only after the Spark job succeeded, just before the data. `table_schema` is
+        the schema the log records (the table's, with its NOT NULL columns; default: the frame's).
+
+        A failure whose outcome is unknown (an exception after the log entry may have landed) is
+        settled by reading the log: if this write's commit is there, the write succeeded and its
+        files stay; if the log cannot be read, the files stay too (vacuum removes them if orphaned).
         """
         root = local_path(location)
         if read_version is None:
@@ -177,7 +191,7 @@ class EmbeddedEngine:
             if before_commit is not None:
                 before_commit(actions)
             version = self._commit(
-                location, frame.schema, actions, mode, partition_by, replace_values, operation,
+                location, table_schema or frame.schema, actions, mode, partition_by, replace_values, operation,
                 read_version=read_version, write_id=write_id, add_fields=tuple(add_fields),
             )
             committed = True
@@ -186,6 +200,17 @@ class EmbeddedEngine:
             # The commit landed but something after it failed: the files are the table's now.
             committed = True
             return landed.version, tuple(replace_values or ())
+        except BaseException:
+            if placed:
+                try:
+                    landed_version = self._find_commit(location, read_version, write_id)
+                except Exception:  # noqa: BLE001 - unknown outcome: never delete what may be referenced
+                    committed = True
+                    raise
+                if landed_version is not None:
+                    committed = True  # the commit landed before the failure: the write succeeded
+                    return landed_version, tuple(replace_values or ())
+            raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if not committed:

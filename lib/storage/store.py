@@ -41,8 +41,10 @@ def choose_engine(spark: SparkSession, engine: str) -> EmbeddedEngine | DeltaSpa
     if engine == "delta-spark":
         if not delta_classes_available(spark):
             raise WriteError(
-                "storage.engine = 'delta-spark' but Delta's Spark classes are not on the classpath "
-                "(add --packages io.delta:delta-spark_2.13:<version> and the Delta session extension)"
+                "storage.engine = 'delta-spark' but Delta's Spark classes are not on the classpath: "
+                "locally run `make setup` (jars/spark/, loaded by conf/env/local.toml); on a cluster add "
+                "--packages io.delta:delta-spark_4.2_2.13:4.4.0 and the Delta session extension and catalog "
+                "(lib.session.DELTA_SPARK_CONF); or set storage.engine = \"embedded\""
             )
         return DeltaSparkEngine(spark)
     if engine == "embedded":
@@ -106,6 +108,10 @@ class TableStore:
         """Delete files no version at most `retention_hours` old refers to, and abandoned staging."""
         return self.engine.vacuum(self.path(table), retention_hours)
 
+    def compact(self, table: str) -> dict[str, int]:
+        """Rewrite the table's small files into fewer big ones (same rows, one new version)."""
+        return self.engine.compact(self.path(table))
+
     # -- writing -------------------------------------------------------------------------------
 
     def replace_partitions(
@@ -114,10 +120,13 @@ class TableStore:
         frame: DataFrame,
         dates: Sequence[dt.date] | None = None,
         before_commit: BeforeCommitHook | None = None,
+        schema: T.StructType | None = None,
     ) -> WriteResult:
         """Replace exactly the `dt` partitions in `dates` (default: those `frame` has) in one commit.
 
         A date in `dates` with no rows in `frame` is emptied; a row outside `dates` is an error.
+        `schema` is the table's declared schema (lib/schemas): a first write creates the table with
+        it, so its NOT NULL columns are NOT NULL in the table from the start.
         """
         if PARTITION_COLUMN not in frame.columns:
             raise SchemaMismatchError(f"table '{table}': the DataFrame has no '{PARTITION_COLUMN}' column")
@@ -130,16 +139,26 @@ class TableStore:
         if dates is not None and any(isinstance(d, dt.datetime) or not isinstance(d, dt.date) for d in dates):
             raise WriteError(f"table '{table}': dates must be datetime.date values, got {list(dates)!r}")
         values = None if dates is None else sorted({d.isoformat() for d in dates})
-        return self._write(table, frame, "replace", (PARTITION_COLUMN,), values, before_commit)
+        return self._write(table, frame, "replace", (PARTITION_COLUMN,), values, before_commit, schema)
 
-    def append(self, table: str, frame: DataFrame, partition_by: Sequence[str] = (PARTITION_COLUMN,)) -> WriteResult:
-        return self._write(table, frame, "append", tuple(partition_by), None, None)
+    def append(
+        self,
+        table: str,
+        frame: DataFrame,
+        partition_by: Sequence[str] = (PARTITION_COLUMN,),
+        schema: T.StructType | None = None,
+    ) -> WriteResult:
+        return self._write(table, frame, "append", tuple(partition_by), None, None, schema)
 
     def overwrite(
-        self, table: str, frame: DataFrame, partition_by: Sequence[str] = (PARTITION_COLUMN,)
+        self,
+        table: str,
+        frame: DataFrame,
+        partition_by: Sequence[str] = (PARTITION_COLUMN,),
+        schema: T.StructType | None = None,
     ) -> WriteResult:
-        """Replace the whole table (all partitions) in one commit."""
-        return self._write(table, frame, "overwrite", tuple(partition_by), None, None)
+        """Replace the whole table (all partitions, whatever the session's partitionOverwriteMode)."""
+        return self._write(table, frame, "overwrite", tuple(partition_by), None, None, schema)
 
     def _write(
         self,
@@ -149,18 +168,26 @@ class TableStore:
         partition_by: tuple[str, ...],
         values: list[str] | None,
         before_commit: BeforeCommitHook | None,
+        declared: T.StructType | None = None,
     ) -> WriteResult:
         location = self.path(table)
         embedded = isinstance(self.engine, EmbeddedEngine)
+        if before_commit is not None and not embedded:
+            raise WriteError(f"table '{table}': before_commit hooks exist only on the embedded engine")
         # The version the schema is checked against is the one the write starts from: a commit
         # after it that touches the same partitions makes this write a conflict.
         read_version = self.engine.version(location) if embedded else None
-        frame, added = self._conform(table, location, frame, partition_by)
+        frame, added, table_schema = self._conform(table, location, frame, partition_by, declared)
         operation = f"cobuy {mode} {table}" + (f" {PARTITION_COLUMN} in {values}" if values else "")
         if embedded:
-            kwargs = {"read_version": read_version, "add_fields": added}
+            kwargs = {"read_version": read_version, "add_fields": added, "table_schema": table_schema}
         else:
-            kwargs = {"merge_schema": bool(added)}
+            allowed = values if mode == "replace" else None
+            frame = frame.select(
+                *[_checked_partition(table, c, allowed if c == PARTITION_COLUMN else None)
+                  if c in partition_by else F.col(f"`{c}`") for c in frame.columns]
+            )
+            kwargs = {"merge_schema": bool(added), "table_schema": table_schema}
         version, replaced = self.engine.write(
             location, frame, mode, partition_by, values, operation, before_commit, **kwargs
         )
@@ -168,24 +195,37 @@ class TableStore:
         return WriteResult(table, location, version, mode, replaced)
 
     def _conform(
-        self, table: str, location: str, frame: DataFrame, partition_by: tuple[str, ...]
-    ) -> tuple[DataFrame, tuple[T.StructField, ...]]:
-        """Check `frame` against the table's schema; order its columns like the table's.
+        self,
+        table: str,
+        location: str,
+        frame: DataFrame,
+        partition_by: tuple[str, ...],
+        declared: T.StructType | None = None,
+    ) -> tuple[DataFrame, tuple[T.StructField, ...], T.StructType]:
+        """Check `frame` against the table's schema (or the declared one, for a new table); order
+        its columns like the table's.
 
-        Returns the frame to write and the columns it adds to the table (additive evolution, only
-        when allowed). The engine adds those columns after the Spark job succeeded, so a failed write
-        leaves the schema as it was. A non-nullable table column fails the Spark job on a null, as
-        Delta's own writers do.
+        Returns the frame to write, the columns it adds to the table (additive evolution, only when
+        allowed) and the schema the table has after the write: the table's (or declared) schema,
+        nullability included, plus the added columns - never the frame's nullability. The engine
+        adds the columns after the Spark job succeeded, so a failed write leaves the schema as it
+        was. A NOT NULL column fails the Spark job on a null, as Delta's own writers do.
         """
         if not self.engine.exists(location):
-            return frame, ()
+            if declared is None:
+                return frame, (), frame.schema
+            return self._conform_to(table, location, frame, declared, new_table=True)
         existing_partitions = self.engine.partition_columns(location)
         if list(existing_partitions) != list(partition_by):
             raise SchemaMismatchError(
                 f"table '{table}' at {location} is partitioned by {existing_partitions}, "
                 f"the write asks for {list(partition_by)}; nothing was written"
             )
-        table_schema = self.engine.schema(location)
+        return self._conform_to(table, location, frame, self.engine.schema(location), new_table=False)
+
+    def _conform_to(
+        self, table: str, location: str, frame: DataFrame, table_schema: T.StructType, new_table: bool
+    ) -> tuple[DataFrame, tuple[T.StructField, ...], T.StructType]:
         diff = diff_schemas(table_schema, frame.schema)
         added: tuple[T.StructField, ...] = ()
         if not diff.is_empty:
@@ -197,11 +237,16 @@ class TableStore:
                 )
             added = diff.added
         frame_fields = {f.name: f for f in frame.schema.fields}
+        # delta-spark checks NOT NULL itself on an existing table; the embedded engine needs the check.
+        check_here = new_table or isinstance(self.engine, EmbeddedEngine)
         columns = [
-            _enforce_not_null(table, f.name) if not f.nullable and frame_fields[f.name].nullable else F.col(f"`{f.name}`")
+            _enforce_not_null(table, f.name)
+            if check_here and not f.nullable and frame_fields[f.name].nullable
+            else F.col(f"`{f.name}`")
             for f in table_schema.fields
         ]
-        return frame.select(*columns, *[F.col(f"`{f.name}`") for f in added]), added
+        target = T.StructType([*table_schema.fields, *added])
+        return frame.select(*columns, *[F.col(f"`{f.name}`") for f in added]), added, target
 
 
 def _enforce_not_null(table: str, column: str) -> Column:
@@ -209,3 +254,18 @@ def _enforce_not_null(table: str, column: str) -> Column:
     value = F.col(f"`{column}`")
     message = f"table '{table}': column '{column}' is NOT NULL in the table but the DataFrame has a null there"
     return F.when(value.isNull(), F.raise_error(F.lit(message))).otherwise(value).alias(column)
+
+
+def _checked_partition(table: str, column: str, allowed: Sequence[str] | None) -> Column:
+    """The partition column, failing the Spark job (nothing is written) on a null, or on a value
+    outside `allowed` - the same refusals, in the same words, as the embedded engine's."""
+    value = F.col(f"`{column}`")
+    null_message = f"table '{table}': rows with a null {column} cannot be written; nothing was written"
+    checked = F.when(value.isNull(), F.raise_error(F.lit(null_message)))
+    if allowed is not None:
+        outside = F.concat(
+            F.lit(f"table '{table}': the DataFrame has rows for {column} = "), value.cast("string"),
+            F.lit(f", outside the partitions being replaced ({', '.join(allowed) or 'none'}); nothing was written"),
+        )
+        checked = checked.when(~value.cast("string").isin(list(allowed)), F.raise_error(outside))
+    return checked.otherwise(value).alias(column)

@@ -17,6 +17,8 @@ Settings (Airflow Variables, read when the DAG is parsed unless marked "at run t
                                "" = use PATH as it is, e.g. on Kubernetes masters)
     cobuy_evaluate_weekdays    at run time: weekdays evaluation runs on, e.g. "sun" or "mon,thu",
                                "*" = every run, "" = only when asked           (default: sun)
+    cobuy_maintenance_weekdays at run time: weekdays the maintenance job (compaction, vacuum) runs on,
+                               same syntax                                   (default: sun)
     cobuy_pseudonym_secret     at run time: ingest's HMAC secret, given to its driver as
                                COBUY_PSEUDONYM_SECRET (pipeline.toml [tasks.ingest.secrets])
 Where the package is: $COBUY_PACKAGE, else Variable cobuy_package_dir, else the package this DAG
@@ -42,7 +44,7 @@ from airflow.sdk import DAG, Param, Variable
 HERE = Path(__file__).resolve().parent
 PIPELINE_FILE = Path(os.environ.get("COBUY_PIPELINE", HERE / "pipeline.toml"))
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-GATES = ("evaluation_day",)
+GATES = ("evaluation_day", "maintenance_day")
 
 
 def setting(name: str, default: str) -> str:
@@ -99,18 +101,27 @@ def read_pipeline(path: Path) -> dict[str, Any]:
 
 def is_evaluation_day(params: dict[str, Any], logical_date: dt.datetime | None = None, dag_run: Any = None) -> bool:
     """True on the weekdays of Variable cobuy_evaluate_weekdays, or when the run was asked to evaluate."""
-    if params.get("evaluate"):
+    return is_due("cobuy_evaluate_weekdays", bool(params.get("evaluate")), logical_date, dag_run)
+
+
+def is_maintenance_day(params: dict[str, Any], logical_date: dt.datetime | None = None, dag_run: Any = None) -> bool:
+    """True on the weekdays of Variable cobuy_maintenance_weekdays, or when the run asked for maintenance."""
+    return is_due("cobuy_maintenance_weekdays", bool(params.get("maintain")), logical_date, dag_run)
+
+
+def is_due(variable: str, asked: bool, logical_date: dt.datetime | None, dag_run: Any) -> bool:
+    if asked:
         return True
     day = logical_date or getattr(dag_run, "run_after", None)
     if day is None:
         raise ValueError("a run with neither logical date nor run_after: cannot tell the weekday")
-    wanted = setting("cobuy_evaluate_weekdays", "sun").strip().lower()
+    wanted = setting(variable, "sun").strip().lower()
     if wanted == "*":
         return True
     days = {day.strip()[:3] for day in wanted.split(",") if day.strip()}
     unknown = days - set(WEEKDAYS)
     if unknown:
-        raise ValueError(f"Airflow Variable cobuy_evaluate_weekdays has unknown day(s): {sorted(unknown)}")
+        raise ValueError(f"Airflow Variable {variable} has unknown day(s): {sorted(unknown)}")
     return WEEKDAYS[day.weekday()] in days
 
 
@@ -145,7 +156,10 @@ def build_dag(pipeline: dict[str, Any], package: Path) -> DAG:
         catchup=as_bool("cobuy_catchup", setting("cobuy_catchup", "false")),
         max_active_runs=int(setting("cobuy_max_active_runs", "1")),
         tags=list(pipeline.get("tags", [])),
-        params={"evaluate": Param(False, type="boolean", description="evaluate on this run whatever the day")},
+        params={
+            "evaluate": Param(False, type="boolean", description="evaluate on this run whatever the day"),
+            "maintain": Param(False, type="boolean", description="compact and vacuum on this run whatever the day"),
+        },
         default_args={
             "retries": retries,
             "retry_delay": dt.timedelta(minutes=float(pipeline.get("retry_delay_minutes", 5))),
@@ -178,13 +192,15 @@ def build_dag(pipeline: dict[str, Any], package: Path) -> DAG:
             )
         for task_id, task in pipeline["tasks"].items():
             upstream = [operators[u] for u in task.get("upstream", [])]
-            if task.get("gate") == "evaluation_day":
+            if task.get("gate") in GATES:
+                weekly = task["gate"] == "evaluation_day"
                 gate = ShortCircuitOperator(
                     task_id=f"{task_id}_due",
-                    python_callable=is_evaluation_day,
+                    python_callable=is_evaluation_day if weekly else is_maintenance_day,
                     ignore_downstream_trigger_rules=True,
                     retries=0,
-                    doc_md="Lets the task below run on evaluation days (cobuy_evaluate_weekdays) or on request.",
+                    doc_md="Lets the task below run on its weekdays "
+                    f"({'cobuy_evaluate_weekdays' if weekly else 'cobuy_maintenance_weekdays'}) or on request.",
                 )
                 for parent in upstream:
                     parent >> gate
