@@ -7,6 +7,9 @@ BIN=.venv/bin
 DATE=${DEMO_DATE:-2024-03-31}
 DAYS=${DEMO_DAYS:-28}
 FIRST=$(date -u -d "$DATE - $((DAYS - 1)) days" +%F)
+# Rule trends compare the rules of DATE with those of a week before, each mined on RULE_WINDOW days.
+WEEK_BEFORE=$(date -u -d "$DATE - 7 days" +%F)
+RULE_WINDOW=${DEMO_RULE_WINDOW:-21}
 LOGS=warehouse/_logs
 mkdir -p "$LOGS"
 
@@ -28,8 +31,11 @@ step generate --date "$DATE" --set days="$DAYS"
 # User ids are pseudonymised with a keyed HMAC; a real deployment keeps the key in a secret store.
 export COBUY_PSEUDONYM_SECRET=${COBUY_PSEUDONYM_SECRET:-cobuy-demo-secret-not-for-production}
 step ingest --from "$FIRST" --to "$DATE"
-step fpgrowth --date "$DATE"
+step fpgrowth --date "$WEEK_BEFORE" --set window_days="$RULE_WINDOW"
+step fpgrowth --date "$DATE" --set window_days="$RULE_WINDOW"
 step als --date "$DATE"
 step evaluate --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"
+step report --date "$DATE"
 cat "warehouse/_reports/summary-$DATE.txt"
+echo "report: $(pwd)/warehouse/_reports/report-$DATE.html ($(du -k "warehouse/_reports/report-$DATE.html" | cut -f1) KiB; open it in a browser, no network needed)"
