@@ -123,3 +123,23 @@ def write_small_warehouse(spark: SparkSession, store: TableStore) -> None:
     store.append("similar_items_text", spark.createDataFrame(similar, SIMILAR_TEXT_SCHEMA))
     paths = [(["a", "b"], 0.05, "kept"), (["b", "d", "e"], 0.02, "kept")]
     store.overwrite("purchase_paths", spark.createDataFrame(paths, PATHS_SCHEMA), partition_by=())
+
+
+_REPORTS: dict[str, tuple] = {}
+
+
+def small_report(spark: SparkSession, tmp_path_factory) -> tuple:
+    """(store, config, summary, page) of jobs/report.py run once per test session on the small
+    warehouse: the job test and the browser test look at the same page (one job run, not two)."""
+    from jobs.report import parse_args, report_location, run  # the job under test
+
+    if "small" not in _REPORTS:
+        warehouse = str(tmp_path_factory.mktemp("report") / "warehouse")
+        store = TableStore(spark, warehouse, engine="embedded")
+        write_small_warehouse(spark, store)
+        config = parse_args(["--env", "local", "--date", D.isoformat(), "--set", f"storage.warehouse={warehouse}",
+                             "--set", "storage.engine=embedded"])
+        summary = run(spark, config)
+        with open(report_location(config), encoding="utf-8") as handle:
+            _REPORTS["small"] = (store, config, summary, handle.read())
+    return _REPORTS["small"]

@@ -8,11 +8,10 @@ import re
 import pytest
 from chispa import assert_df_equality
 
-from jobs.report import parse_args, report_location, run
+from jobs.report import parse_args, report_location
 from lib.config import ConfigError
 from lib.schemas.report import RULE_TRENDS
-from lib.storage import TableStore
-from tests.report_builders import D, PREV, write_small_warehouse
+from tests.report_builders import D, PREV, small_report
 
 SECTIONS = ["audit", "rules", "network", "bought-together", "bundles", "categories", "trends", "evaluation",
             "coverage", "tuned", "similar-items-text", "purchase-paths"]
@@ -25,14 +24,7 @@ def job_args(warehouse: str, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def reported(spark, tmp_path_factory):
-    warehouse = str(tmp_path_factory.mktemp("report") / "warehouse")
-    store = TableStore(spark, warehouse, engine="embedded")
-    write_small_warehouse(spark, store)
-    config = parse_args(job_args(warehouse))
-    summary = run(spark, config)
-    with open(report_location(config), encoding="utf-8") as handle:
-        page = handle.read()
-    return store, config, summary, page
+    return small_report(spark, tmp_path_factory)
 
 
 def test_rule_trends_table_classifies_the_rules_of_d_against_a_week_before(spark, reported):
