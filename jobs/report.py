@@ -100,15 +100,15 @@ def run(spark: SparkSession, config: JobConfig[ReportParams]) -> str:
     counts = {}
     if store.exists(ASSOCIATION_RULES):
         with progress.stage(f"{RULE_TRENDS} {day} vs {previous}") as stage:
-            rules = store.read(ASSOCIATION_RULES, start=previous, end=day)
-            trends = rule_trends(rules.where(rules.dt == day), rules.where(rules.dt == previous), day, previous,
-                                 params.alpha)
+            trends = rule_trends(read_day(store, ASSOCIATION_RULES, day), read_day(store, ASSOCIATION_RULES, previous),
+                                 day, previous, params.alpha)
             store.replace_partitions(RULE_TRENDS, trends, dates=[day])
             counts = {r["change"]: r["rules"] for r in trend_counts(store.read(RULE_TRENDS, start=day, end=day)).collect()}
             stage.rows = sum(counts.values())  # trend_counts: at most 5 rows
     optional = {name: frame for name in params.optional_tables if (frame := read_day(store, name, day)) is not None}
     inputs = ReportInputs(
-        ingest_audit=store.read(INGEST_AUDIT) if store.exists(INGEST_AUDIT) else None,
+        ingest_audit=store.read(INGEST_AUDIT, start=day - dt.timedelta(days=params.limits.audit_days - 1), end=day)
+        if store.exists(INGEST_AUDIT) else None,
         association_rules=read_day(store, ASSOCIATION_RULES, day), bought_together=read_day(store, BOUGHT_TOGETHER, day),
         bundles=read_day(store, BUNDLES, day), category_rules=read_day(store, CATEGORY_RULES, day),
         rule_trends=read_day(store, RULE_TRENDS, day), evaluation_metrics=read_day(store, EVALUATION_METRICS, day),
