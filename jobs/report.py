@@ -92,19 +92,27 @@ def read_day(store: TableStore, table: str, day: dt.date) -> DataFrame | None:
     return store.read(table, start=day, end=day)
 
 
+def write_rule_trends(store: TableStore, day: dt.date, previous: dt.date, alpha: float, progress: Progress) -> dict:
+    """rule_trends of `day` against `previous`; {change: rules}. No rules on `day`: nothing to compare."""
+    with progress.stage(f"{RULE_TRENDS} {day} vs {previous}") as stage:
+        current = read_day(store, ASSOCIATION_RULES, day)
+        if not current.limit(1).count():
+            log.warning("no %s on %s: %s is not written (run fpgrowth for that date first)",
+                        ASSOCIATION_RULES, day, RULE_TRENDS)
+            return {}
+        trends = rule_trends(current, read_day(store, ASSOCIATION_RULES, previous), day, previous, alpha)
+        store.replace_partitions(RULE_TRENDS, trends, dates=[day])
+        counts = {r["change"]: r["rules"] for r in trend_counts(store.read(RULE_TRENDS, start=day, end=day)).collect()}
+        stage.rows = sum(counts.values())  # trend_counts: at most 5 rows
+    return counts
+
+
 def run(spark: SparkSession, config: JobConfig[ReportParams]) -> str:
     params, day = config.params, config.run_date
     previous = day - dt.timedelta(days=params.compare_days)
     store = TableStore(spark, config.storage.warehouse, config.storage.engine, config.storage.allow_schema_evolution)
     progress = Progress(JOB, log)
-    counts = {}
-    if store.exists(ASSOCIATION_RULES):
-        with progress.stage(f"{RULE_TRENDS} {day} vs {previous}") as stage:
-            trends = rule_trends(read_day(store, ASSOCIATION_RULES, day), read_day(store, ASSOCIATION_RULES, previous),
-                                 day, previous, params.alpha)
-            store.replace_partitions(RULE_TRENDS, trends, dates=[day])
-            counts = {r["change"]: r["rules"] for r in trend_counts(store.read(RULE_TRENDS, start=day, end=day)).collect()}
-            stage.rows = sum(counts.values())  # trend_counts: at most 5 rows
+    counts = write_rule_trends(store, day, previous, params.alpha, progress) if store.exists(ASSOCIATION_RULES) else {}
     optional = {name: frame for name in params.optional_tables if (frame := read_day(store, name, day)) is not None}
     inputs = ReportInputs(
         ingest_audit=store.read(INGEST_AUDIT, start=day - dt.timedelta(days=params.limits.audit_days - 1), end=day)

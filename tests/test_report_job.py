@@ -8,7 +8,7 @@ import re
 import pytest
 from chispa import assert_df_equality
 
-from jobs.report import parse_args, report_location
+from jobs.report import parse_args, report_location, run
 from lib.config import ConfigError
 from lib.schemas.report import RULE_TRENDS
 from tests.report_builders import D, PREV, small_report
@@ -73,3 +73,20 @@ def test_parse_args_rejects_bad_values_naming_the_key(tmp_path):
         parse_args(job_args(str(tmp_path), "limits.bundles=0"))
     with pytest.raises(ConfigError, match=r"unknown key 'limits.bundle'"):
         parse_args(job_args(str(tmp_path), "limits.bundle=3"))
+
+
+def test_without_rules_on_the_run_date_no_trends_are_written_and_the_page_says_so(spark, tmp_path):
+    from lib.schemas.rules import ASSOCIATION_RULES, ASSOCIATION_RULES_SCHEMA
+    from lib.storage import TableStore
+    from tests.report_builders import RULES_BEFORE, rule_row
+
+    store = TableStore(spark, str(tmp_path / "warehouse"), engine="embedded")
+    store.append(ASSOCIATION_RULES, spark.createDataFrame([rule_row(*r, PREV) for r in RULES_BEFORE],
+                                                          ASSOCIATION_RULES_SCHEMA))
+    config = parse_args(job_args(store.warehouse))
+    summary = run(spark, config)
+    assert not store.exists(RULE_TRENDS)
+    assert summary.endswith(" KiB, 2 sections, 0 charts); rule trends: no rules")  # scatter and network, empty
+    with open(report_location(config), encoding="utf-8") as handle:
+        page = handle.read()
+    assert "no rows in association_rules for this run date" in page and "<figure" not in page
