@@ -96,10 +96,12 @@ def test_preview_of_an_unknown_table_ranks_by_its_measure_and_flattens_arrays(sp
         T.StructField("weight", T.DoubleType(), True),
         T.StructField("n_ab", T.LongType(), True),
         T.StructField("props", T.MapType(T.StringType(), T.StringType()), True),  # not shown
+        T.StructField("parts", T.ArrayType(T.StructType([T.StructField("x", T.StringType())])), True),  # not shown
         T.StructField("dt", T.DateType(), False),
     ])
     frame = spark.createDataFrame(
-        [(["a", "b"], 0.2, 9, {}, D), (["c"], 0.9, 1, None, D), (None, None, 5, None, D), (["z"], 5.0, 1, None, D - dt.timedelta(days=1))],
+        [(["a", "b"], 0.2, 9, {}, [("p",)], D), (["c"], 0.9, 1, None, None, D), (None, None, 5, None, None, D),
+         (["z"], 5.0, 1, None, None, D - dt.timedelta(days=1))],
         schema,
     )
     assert extract.value_column(frame) == "weight"  # known measures in VALUE_COLUMNS order: weight before n_ab

@@ -242,11 +242,12 @@ def preview(frame: DataFrame, day: dt.date, limit: int) -> DataFrame:
     ranked_by = value_column(rows)
     if ranked_by is not None:
         rows = rows.orderBy(F.col(ranked_by).desc_nulls_last())
+    simple = ("string", "integer", "long", "double", "float", "boolean", "date", "short")
     columns = [
         F.array_join(F.col(f.name).cast("array<string>"), LABEL_SEPARATOR).alias(f.name)
         if f.dataType.typeName() == "array" else F.col(f.name)
         for f in rows.schema.fields
-        if f.name != "dt" and f.dataType.typeName() in ("string", "array", "integer", "long", "double", "float",
-                                                          "boolean", "date", "short")
+        if f.name != "dt" and (f.dataType.typeName() in simple or (
+            f.dataType.typeName() == "array" and f.dataType.elementType.typeName() in simple))
     ]
     return rows.select(*columns).limit(limit)
