@@ -7,6 +7,9 @@ BIN=.venv/bin
 DATE=${DEMO_DATE:-2024-03-31}
 DAYS=${DEMO_DAYS:-28}
 FIRST=$(date -u -d "$DATE - $((DAYS - 1)) days" +%F)
+# Rule trends compare the rules of DATE with those of a week before, each mined on RULE_WINDOW days.
+WEEK_BEFORE=$(date -u -d "$DATE - 7 days" +%F)
+RULE_WINDOW=${DEMO_RULE_WINDOW:-21}
 LOGS=warehouse/_logs
 mkdir -p "$LOGS"
 # Delta's jars from `make setup` must be on the driver's classpath when spark-submit starts it
@@ -37,11 +40,14 @@ if [[ ! -s "$KEY" ]]; then
   mkdir -p "$(dirname "$KEY")" && (umask 077 && "$BIN/python" -c 'import secrets; print(secrets.token_hex(32))' >"$KEY")
 fi
 step ingest --from "$FIRST" --to "$DATE" --set secret_file="$KEY"
-step fpgrowth --date "$DATE"
+step fpgrowth --date "$WEEK_BEFORE" --set window_days="$RULE_WINDOW"
+step fpgrowth --date "$DATE" --set window_days="$RULE_WINDOW"
 step als --date "$DATE"
 step evaluate --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"
+step report --date "$DATE"
 cat "warehouse/_reports/summary-$DATE.txt"
 # Which Delta writer committed the tables (the log's engineInfo: delta-spark writes "Delta-Lake/<v>").
 engine=$(grep -ho '"engineInfo":"[^"]*"' warehouse/events/_delta_log/*.json | sort -u | cut -d'"' -f4 | tr '\n' ' ')
 echo "tables written with: ${engine:-delta-rs (embedded engine)}"
+echo "report: $(pwd)/warehouse/_reports/report-$DATE.html ($(du -k "warehouse/_reports/report-$DATE.html" | cut -f1) KiB; open it in a browser, no network needed)"

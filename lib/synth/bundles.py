@@ -1,5 +1,9 @@
 """Planted complementary bundles: when an order holds the anchor, the companions join it with a
-known probability. Their ground truth lets tests check that the rule miner finds them."""
+known probability. Their ground truth lets tests check that the rule miner finds them.
+
+A bundle may run on some days only (`first_day` <= day < `stop_day`, days counted from the first
+generated day): ShopSpec's `appearing_bundle_day` starts the last bundle mid-window and
+`vanishing_bundle_day` stops the second-to-last, so rule trends have a rule to see appear and vanish."""
 
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ MEMBERS_SCHEMA = T.StructType(
         T.StructField("bundle_id", T.IntegerType(), False),
         T.StructField("anchor_number", T.LongType(), False),
         T.StructField("companion_number", T.LongType(), False),
+        T.StructField("first_day", T.IntegerType(), False),
+        T.StructField("stop_day", T.IntegerType(), True),  # null: runs to the end
     ]
 )
 
@@ -34,6 +40,8 @@ class PlantedBundle:
     bundle_id: int
     anchor: int
     companions: tuple[int, ...]
+    first_day: int = 0  # first day it runs (0 = the first generated day)
+    stop_day: int | None = None  # first day it no longer runs; None: to the end
 
 
 def top_index_of(item_number: int, spec: ShopSpec) -> int:
@@ -65,12 +73,27 @@ def plan_bundles(spec: ShopSpec) -> list[PlantedBundle]:
                 continue
             used.add(candidate)
             companions.append(candidate)
-        bundles.append(PlantedBundle(bundle_id, anchor, tuple(companions)))
+        bundles.append(PlantedBundle(bundle_id, anchor, tuple(companions), *_schedule(bundle_id, spec)))
     return bundles
 
 
+def _schedule(bundle_id: int, spec: ShopSpec) -> tuple[int, int | None]:
+    """(first_day, stop_day) of a bundle: the last may start late, the second-to-last stop early.
+
+    A day past the shop's last day is allowed: that bundle then never starts, or never stops.
+    """
+    for day, name in ((spec.appearing_bundle_day, "appearing"), (spec.vanishing_bundle_day, "vanishing")):
+        if day < 0:
+            raise ValueError(f"{name}_bundle_day must be >= 0 (0 = off), got {day}")
+    if spec.appearing_bundle_day and bundle_id == spec.bundles - 1:
+        return spec.appearing_bundle_day, None
+    if spec.vanishing_bundle_day and bundle_id == spec.bundles - 2:
+        return 0, spec.vanishing_bundle_day
+    return 0, None
+
+
 def bundle_members(spark: SparkSession, bundles: list[PlantedBundle]) -> DataFrame:
-    rows = [(b.bundle_id, b.anchor, c) for b in bundles for c in b.companions]
+    rows = [(b.bundle_id, b.anchor, c, b.first_day, b.stop_day) for b in bundles for c in b.companions]
     return spark.createDataFrame(rows, MEMBERS_SCHEMA)
 
 

@@ -142,14 +142,21 @@ def repeat_purchases(sessions: DataFrame, spec: ShopSpec) -> DataFrame:
     )
 
 
-def bundle_purchases(purchases: DataFrame, members: DataFrame, spec: ShopSpec) -> DataFrame:
+def bundle_purchases(
+    purchases: DataFrame, members: DataFrame, spec: ShopSpec, first_date: dt.date | None = None
+) -> DataFrame:
     """Companion purchases added to orders that contain a bundle's anchor, with P = bundle_strength.
 
-    One draw per (order, bundle), so a bundle's companions join an order together.
+    One draw per (order, bundle), so a bundle's companions join an order together. With `first_date`
+    (the first generated day), a bundle joins orders only on the days it runs (`first_day`, `stop_day`).
     """
     anchors = purchases.select("date", "session_id", "user_number", "order_id", "event_time", "item_number").join(
         F.broadcast(members), F.col("item_number") == F.col("anchor_number"), how="inner"
     )
+    if first_date is not None:
+        day = F.datediff(F.col("date"), F.lit(first_date))
+        runs = (day >= F.col("first_day")) & (F.col("stop_day").isNull() | (day < F.col("stop_day")))
+        anchors = anchors.where(runs)
     anchors = anchors.dropDuplicates(["order_id", "bundle_id", "companion_number"])
     chosen = anchors.where(
         uniform(spec.seed, "bundle", F.col("order_id"), F.col("bundle_id")) < spec.bundle_strength
@@ -170,5 +177,6 @@ def generate_events(spark: SparkSession, spec: ShopSpec, end_date: dt.date) -> D
     sessions = generate_sessions(spark, spec, end_date)
     organic = view_events(generate_views(sessions, spec)).unionByName(repeat_purchases(sessions, spec))
     members = bundle_members(spark, plan_bundles(spec))
-    planted = bundle_purchases(organic.where(F.col("event_type") == "purchase"), members, spec)
+    first_date = end_date - dt.timedelta(days=spec.days - 1)
+    planted = bundle_purchases(organic.where(F.col("event_type") == "purchase"), members, spec, first_date)
     return organic.unionByName(planted)

@@ -29,4 +29,7 @@ class ShopSpec:
     weekday_weights: tuple[float, ...] = (1.0, 0.95, 0.95, 1.0, 1.1, 1.35, 1.25)  # Mon..Sun
     bundles: int = 8
     bundle_strength: float = 0.6  # P(companions in the order | anchor in the order)
+    # Days count from 0 = the first generated day. 0 switches each off (every bundle runs every day).
+    appearing_bundle_day: int = 0  # the last bundle starts on this day (rule trends: "appeared")
+    vanishing_bundle_day: int = 0  # the second-to-last bundle stops on this day ("vanished")
     landing_subdir: str = "shop"

@@ -1,0 +1,141 @@
+"""The report people look at: rule trends (D against D - compare_days) as the `rule_trends` table, and
+one self-contained HTML page of charts and compact tables per run date under <warehouse>/_reports/.
+
+    spark-submit jobs/report.py --env local --date 2024-03-31
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+
+from lib.config import ConfigError, JobConfig, join_path
+from lib.jobkit import config_from_args, job_parser, run_job
+from lib.progress import Progress
+from lib.report.build import Limits, ReportInputs, build_report
+from lib.report.extract import trend_counts
+from lib.report.publish import write_text
+from lib.recs.metrics import ALL_METRICS
+from lib.rules.trends import rule_trends
+from lib.schemas.evaluation import EVALUATION_METRICS, SLICES
+from lib.schemas.events import ITEMS
+from lib.schemas.ingest import INGEST_AUDIT
+from lib.schemas.report import REPORTS_DIR, RULE_TRENDS
+from lib.schemas.rules import ASSOCIATION_RULES, BOUGHT_TOGETHER, BUNDLES, CATEGORY_RULES
+from lib.storage import TableStore
+
+JOB = "report"
+log = logging.getLogger("cobuy")
+
+DEFAULT_OPTIONAL = types.MappingProxyType({
+    "similar_items_text": "Similar products by text",
+    "purchase_paths": "Purchase paths",
+    "next_items": "Bought next",
+    "item_communities": "Product graph: communities",
+    "cross_category_bridges": "Product graph: cross-category bridges",
+})
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    compare_days: int = 7
+    alpha: float = 0.05
+    selection_metric: str = "ndcg"
+    selection_slice: str = "all"
+    output_dir: str = ""  # "" -> <warehouse>/_reports
+    limits: Limits = field(default_factory=Limits)
+    optional_tables: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OPTIONAL)
+
+
+def validate(params: ReportParams, source: str) -> ReportParams:
+    def fail(key: str, must: str, value: object) -> ConfigError:
+        return ConfigError(f"{source}: key '{key}' must be {must}, got {value!r}")
+
+    checks = [
+        ("compare_days", params.compare_days >= 1, "at least 1", params.compare_days),
+        ("alpha", 0.0 < params.alpha < 1.0, "in (0, 1)", params.alpha),
+        ("selection_metric", params.selection_metric in ALL_METRICS, f"one of {', '.join(ALL_METRICS)}",
+         params.selection_metric),
+        ("selection_slice", params.selection_slice in SLICES, f"one of {', '.join(SLICES)}", params.selection_slice),
+    ]
+    checks += [(f"limits.{name}", value >= 1, "at least 1", value) for name, value in vars(params.limits).items()]
+    for key, ok, must, value in checks:
+        if not ok:
+            raise fail(key, must, value)
+    return params
+
+
+def parse_args(argv: Sequence[str]) -> JobConfig[ReportParams]:
+    parser = job_parser(JOB, "Write rule_trends and the HTML report of --date.")
+    config = config_from_args(JOB, ReportParams, parser.parse_args(argv))
+    validate(config.params, config.sources[0] if config.sources else JOB)
+    return config
+
+
+def report_location(config: JobConfig[ReportParams]) -> str:
+    folder = config.params.output_dir or join_path(config.storage.warehouse, REPORTS_DIR)
+    return join_path(folder, f"report-{config.run_date}.html")
+
+
+def read_day(store: TableStore, table: str, day: dt.date) -> DataFrame | None:
+    """The run date's rows (all rows when the table has no dt); None when the table does not exist."""
+    if not store.exists(table):
+        return None
+    if "dt" not in store.schema(table).fieldNames():
+        return store.read(table)
+    return store.read(table, start=day, end=day)
+
+
+def write_rule_trends(store: TableStore, day: dt.date, previous: dt.date, alpha: float, progress: Progress) -> dict:
+    """rule_trends of `day` against `previous`; {change: rules}. No rules on `day`: nothing to compare."""
+    with progress.stage(f"{RULE_TRENDS} {day} vs {previous}") as stage:
+        current = read_day(store, ASSOCIATION_RULES, day)
+        if not current.limit(1).count():
+            log.warning("no %s on %s: %s is not written (run fpgrowth for that date first)",
+                        ASSOCIATION_RULES, day, RULE_TRENDS)
+            return {}
+        trends = rule_trends(current, read_day(store, ASSOCIATION_RULES, previous), day, previous, alpha)
+        store.replace_partitions(RULE_TRENDS, trends, dates=[day])
+        counts = {r["change"]: r["rules"] for r in trend_counts(store.read(RULE_TRENDS, start=day, end=day)).collect()}
+        stage.rows = sum(counts.values())  # trend_counts: at most 5 rows
+    return counts
+
+
+def run(spark: SparkSession, config: JobConfig[ReportParams]) -> str:
+    params, day = config.params, config.run_date
+    previous = day - dt.timedelta(days=params.compare_days)
+    store = TableStore(spark, config.storage.warehouse, config.storage.engine, config.storage.allow_schema_evolution)
+    progress = Progress(JOB, log)
+    counts = write_rule_trends(store, day, previous, params.alpha, progress) if store.exists(ASSOCIATION_RULES) else {}
+    optional = {name: frame for name in params.optional_tables if (frame := read_day(store, name, day)) is not None}
+    inputs = ReportInputs(
+        ingest_audit=store.read(INGEST_AUDIT, start=day - dt.timedelta(days=params.limits.audit_days - 1), end=day)
+        if store.exists(INGEST_AUDIT) else None,
+        association_rules=read_day(store, ASSOCIATION_RULES, day), bought_together=read_day(store, BOUGHT_TOGETHER, day),
+        bundles=read_day(store, BUNDLES, day), category_rules=read_day(store, CATEGORY_RULES, day),
+        rule_trends=read_day(store, RULE_TRENDS, day), evaluation_metrics=read_day(store, EVALUATION_METRICS, day),
+        items=read_day(store, ITEMS, day), optional=optional,
+    )
+    report = build_report(inputs, day, previous, params.limits, params.optional_tables, params.selection_metric,
+                          params.selection_slice, dt.datetime.now(dt.timezone.utc), progress)
+    location = report_location(config)
+    with progress.stage("write html") as stage:
+        size = write_text(spark, location, report.html)
+        stage.rows = len(report.sections)
+    trend_text = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no rules"
+    return (f"report {location} ({size / 1024:.0f} KiB, {len(report.sections)} sections, {report.charts} charts); "
+            f"rule trends: {trend_text}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_job(JOB, parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
