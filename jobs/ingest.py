@@ -25,11 +25,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lib.config import JobConfig
-from lib.ingest.audit import audit_frame, reconcile
+from lib.ingest.audit import (
+    audit_frame, check_quarantine_share, count_files, files_frame, quarantine_examples, reconcile, reconcile_files,
+)
 from lib.ingest.cleaning import filter_dates, with_dt
 from lib.ingest.items import items_from_events, upsert_items
 from lib.ingest.pipeline import (
-    accepted_rows, classify, duplicates_by_date, to_events, to_quarantine, with_public_ids,
+    accepted_rows, classify, duplicates_by_date, to_event_sequences, to_events, to_quarantine, with_public_ids,
 )
 from lib.ingest.pseudonymise import key_frame, load_secret
 from lib.ingest.read import IngestInputError, input_paths, split_existing
@@ -39,7 +41,7 @@ from lib.ingest.settings import (
 from lib.ingest.sources import source_for
 from lib.jobkit import config_from_args, iso_date, job_parser, run_job
 from lib.schemas.events import EVENTS, ITEMS, ITEMS_SCHEMA
-from lib.schemas.ingest import INGEST_AUDIT, QUARANTINE
+from lib.schemas.ingest import EVENT_SEQUENCES, INGEST_AUDIT, INGEST_FILES, QUARANTINE
 from lib.storage import TableStore
 
 JOB = "ingest"
@@ -100,7 +102,7 @@ def _by_date(frame: DataFrame, value: str = "n") -> dict[dt.date, int]:
 def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
     p = config.params
     dates = run_dates(config)
-    source = source_for(p.source, getattr(p, p.source))
+    source = source_for(p.source, getattr(p, p.source), config.storage.landing, dates)
     keys = key_frame(spark, load_secret(p.secret_env, p.secret_file)) if p.pseudonymize else None
     paths = input_paths(source.settings.path_template, config.storage.landing, dates, p.input)
     found, missing = split_existing(spark, paths)
@@ -123,11 +125,13 @@ def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
             raise IngestInputError(f"empty input: no rows in {', '.join(found[:5])}")
         if not input_rows:
             raise IngestInputError(f"no rows dated {dates[0]}..{dates[-1]} in {', '.join(found[:5])} ({outside} rows for other dates)")
+        files = reconcile_files(count_files(spark, raw.files))  # raw lines = header + blank + parsed, per file
 
         classified = classify(
-            filter_dates(dated, dates[0], dates[-1]), p.cleaning, now, source.excluded_items, source.excluded_item_pattern
+            filter_dates(dated, dates[0], dates[-1]), p.cleaning, now, source.excluded_items, source.excluded_item_pattern,
+            sum_repeated=source.sum_repeated,
         )
-        published = with_public_ids(classified, keys, p.source, source.user_column, raw.record_text).persist(
+        published = with_public_ids(classified, keys, p.source, source.user_column, raw.record_text, source.keyed_fields).persist(
             StorageLevel.MEMORY_AND_DISK
         )
         events = to_events(published, p.source)
@@ -139,6 +143,7 @@ def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
             for row in quarantine.groupBy("dt", "reason").agg(F.count(F.lit(1)).alias("n")).collect()
         }  # bounded: dates x reasons
         counts = reconcile(dates, input_rows, accepted, duplicates, quarantined)
+        check_quarantine_share(counts, p.cleaning.max_quarantine_share, lambda: quarantine_examples(quarantine))
         log.info("read, cleaned and reconciled %d rows in %.1fs", sum(input_rows.values()), time.monotonic() - started)
 
         store = TableStore(spark, config.storage.warehouse, config.storage.engine, config.storage.allow_schema_evolution)
@@ -147,7 +152,12 @@ def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
         existing_items = store.read(ITEMS, empty_schema=ITEMS_SCHEMA)
         store.overwrite(ITEMS, upsert_items(existing_items, items_from_events(accepted_rows(published))), partition_by=())
         input_path = dict(zip(dates, paths)) if len(paths) == len(dates) > 1 else paths[0]
-        store.replace_partitions(INGEST_AUDIT, audit_frame(spark, counts, run_id, p.source, input_path, now), dates=dates)
+        repeated = "kept" if not p.cleaning.drop_exact_duplicates else "sum" if source.sum_repeated else "collapse"
+        audit = audit_frame(spark, counts, run_id, p.source, input_path, now, source.event_time_from, repeated)
+        store.replace_partitions(INGEST_AUDIT, audit, dates=dates)
+        store.replace_partitions(INGEST_FILES, files_frame(spark, files, dates, run_id, p.source), dates=dates)
+        if source.has_sequence:
+            store.replace_partitions(EVENT_SEQUENCES, to_event_sequences(published).repartition("dt"), dates=dates)
         log.info("wrote %s, %s, %s, %s in %.1fs", QUARANTINE, EVENTS, ITEMS, INGEST_AUDIT, time.monotonic() - started)
     finally:
         dated.unpersist()
@@ -168,6 +178,7 @@ def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
         "quarantined": sum(c.quarantined for c in counts),
         "quarantined_by_reason": dict(sorted(by_reason.items())),
         "rows_for_other_dates": outside,
+        "raw_lines": sum(f.raw_lines or 0 for f in files),
         "pseudonymized": p.pseudonymize,
     }
 
