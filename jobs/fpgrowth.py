@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from lib.config import ConfigError, JobConfig
 from lib.jobkit import config_from_args, job_parser, run_job
 from lib.rules.baskets import (
-    BASKET_KINDS, build_baskets, count_uncategorised, count_unbasketed, window_start, with_category_items,
+    BASKET_KINDS, KEY_COLUMN, build_baskets, count_uncategorised, count_unbasketed, window_start, with_category_items,
 )
 from lib.rules.mining import effective_min_count
 from lib.rules.outputs import (
@@ -31,8 +31,7 @@ from lib.rules.pipeline import MiningParams, mine_rules
 from lib.rules.pruning import PruningParams
 from lib.schemas.events import EVENT_TYPES, EVENTS, EVENTS_SCHEMA, ITEMS, ITEMS_SCHEMA
 from lib.schemas.rules import (
-    ASSOCIATION_RULES, ASSOCIATION_RULES_SCHEMA, BOUGHT_TOGETHER, BOUGHT_TOGETHER_SCHEMA, BUNDLES,
-    BUNDLES_SCHEMA, CATEGORY_RULES, CATEGORY_RULES_SCHEMA, FREQUENT_ITEMSETS, FREQUENT_ITEMSETS_SCHEMA, KEPT,
+    ASSOCIATION_RULES, BOUGHT_TOGETHER, BUNDLES, CATEGORY_RULES, CATEGORY_RULES_SCHEMA, FREQUENT_ITEMSETS, KEPT,
 )
 from lib.storage import TableStore
 
@@ -65,7 +64,8 @@ class BundleParams:
 @dataclass(frozen=True)
 class FPGrowthParams:
     window_days: int = 90
-    basket: str = "order"  # order | session
+    basket: str = "order"  # order | session | user_day | user_window
+    user_window_days: int = 7  # user_window: a user's purchases within this many days make one basket
     session_event_types: tuple[str, ...] = ("view", "cart", "fav", "purchase")
     min_support: float = 0.0  # fraction of baskets; 0 = unset
     min_count: int = 0  # number of baskets; 0 = unset; the stricter of the two applies
@@ -89,6 +89,7 @@ def validate(params: FPGrowthParams, source: str) -> FPGrowthParams:
     checks = [
         ("window_days", params.window_days >= 1, "at least 1", params.window_days),
         ("basket", params.basket in BASKET_KINDS, " or ".join(BASKET_KINDS), params.basket),
+        ("user_window_days", params.user_window_days >= 1, "at least 1", params.user_window_days),
         ("session_event_types", bool(params.session_event_types)
          and set(params.session_event_types) <= set(EVENT_TYPES), f"a non-empty subset of {EVENT_TYPES}",
          params.session_event_types),
@@ -152,15 +153,8 @@ def status_counts(frame: DataFrame) -> dict[str, int]:
     return {row["status"]: row["count"] for row in frame.groupBy("status").count().collect()}
 
 
-def write_empty(spark: SparkSession, store: TableStore, config: JobConfig[FPGrowthParams]) -> None:
-    """No baskets in the window: the run date's partitions are emptied (a re-run must not keep old rules)."""
-    tables = [
-        (FREQUENT_ITEMSETS, FREQUENT_ITEMSETS_SCHEMA), (ASSOCIATION_RULES, ASSOCIATION_RULES_SCHEMA),
-        (BOUGHT_TOGETHER, BOUGHT_TOGETHER_SCHEMA), (BUNDLES, BUNDLES_SCHEMA),
-        (CATEGORY_RULES, CATEGORY_RULES_SCHEMA),
-    ]
-    for table, schema in tables:
-        store.replace_partitions(table, spark.createDataFrame([], schema), dates=[config.run_date])
+class NoBasketsError(RuntimeError):
+    """The window has no baskets of the configured kind (the job fails: exit 1)."""
 
 
 def run(spark: SparkSession, config: JobConfig[FPGrowthParams]) -> dict[str, object]:
@@ -172,22 +166,23 @@ def run(spark: SparkSession, config: JobConfig[FPGrowthParams]) -> dict[str, obj
     # -- extract ---------------------------------------------------------------------------------
     events = store.read(EVENTS, start=start, end=run_date, empty_schema=EVENTS_SCHEMA)
     items = store.read(ITEMS, empty_schema=ITEMS_SCHEMA)
-    unbasketed = count_unbasketed(events, params.basket, params.session_event_types).first()[0]
+    unbasketed, basket_events = count_unbasketed(events, params.basket, params.session_event_types).first()
+    key = KEY_COLUMN[params.basket]
     if unbasketed:
-        key = "order_id" if params.basket == "order" else "session_id"
         log.warning("%d basket events between %s and %s have no %s and are in no basket",
                     unbasketed, start, run_date, key)
-    baskets = build_baskets(events, params.basket, params.session_event_types).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    baskets = build_baskets(events, params.basket, params.session_event_types, params.user_window_days,
+                            run_date).persist(StorageLevel.MEMORY_AND_DISK)
     n_baskets = baskets.count()
-    summary: dict[str, object] = {"window": f"{start}..{run_date}", "baskets": n_baskets,
-                                  "unbasketed_events": unbasketed}
+    summary: dict[str, object] = {"window": f"{start}..{run_date}", "basket": params.basket,
+                                  "baskets": n_baskets, "unbasketed_events": unbasketed}
     if n_baskets == 0:
-        log.warning("no baskets between %s and %s: the outputs for %s are emptied", start, run_date, run_date)
-        write_empty(spark, store, config)
         baskets.unpersist()
-        return summary
+        raise NoBasketsError(
+            f"no baskets of kind '{params.basket}' between {start} and {run_date}: {basket_events} basket events, "
+            f"{unbasketed} of them without a basket key ({key}); nothing was written"
+            + (f" (a shop without {key} can set basket = user_day or user_window)" if key != "user_id" else "")
+        )
 
     # -- item rules ------------------------------------------------------------------------------
     item_params = mining_params(params, n_baskets)
