@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -12,12 +13,18 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lib.ingest import adapters
-from lib.ingest.audit import ReconciliationError, reconcile
+from lib.config import ConfigError
+from lib.ingest.audit import (
+    DateCounts, QuarantineShareError, ReconciliationError, check_quarantine_share, count_files, reconcile,
+    reconcile_files,
+)
 from lib.ingest.cleaning import drop_exact_duplicates, reason, with_dt
 from lib.ingest.items import upsert_items
 from lib.ingest.pseudonymise import SecretError, key_frame, load_secret, padded_keys, with_pseudonym
-from lib.ingest.read import input_paths
-from lib.ingest.settings import CleaningRules, OnlineRetailSource
+from lib.ingest.read import CsvOptions, input_paths, read_csv
+from lib.ingest.settings import (
+    CleaningRules, GenericSource, OnlineRetailSource, OrdersFile, sums_repeated_lines, validate,
+)
 from lib.schemas.events import ITEMS_SCHEMA
 from lib.schemas.ingest import CORRUPT, FILE_DT, ORDER_FOUND, RAW, RAW_RECORD, SOURCE_FILE, STAGED_SCHEMA
 
@@ -262,3 +269,84 @@ def test_items_upsert_widens_dates_and_takes_attributes_from_the_later_side(spar
         ("i4", None, None, None, None, D2, D2),
     ], ITEMS_SCHEMA)
     assert_df_equality(upsert_items(existing, batch), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# -- shapes: composite keys, date + time, undated exports ----------------------------------------
+
+
+def test_generic_adapter_composite_key_date_time_and_run_date(spark):
+    raw = raw_frame(spark, ["member", "day", "time", "item", "pos"], [
+        ("m1", "01-03-2024", "09:30", "a", "2"), ("m1", "01-03-2024", None, "b", "x"), (None, "02-03-2024", "10:00", "c", None),
+    ])
+    source = GenericSource(columns={"order_id": ("member", "day"), "event_time": ("day", "time"), "item_id": "item",
+                                    "sequence": "pos"},
+                           date_format="dd-MM-yyyy", time_format="HH:mm", default_event_type="purchase")
+    got = adapters.stage_generic(raw, source).select("order_id", "event_time", "event_time_raw", "sequence", "sequence_raw")
+    expected = spark.createDataFrame([
+        ("m1|01-03-2024", dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.timezone.utc), "01-03-2024 09:30", 2, "2"),
+        ("m1|01-03-2024", None, None, None, "x"),  # no time: missing_event_time; "x": bad_number
+        (None, dt.datetime(2024, 3, 2, 10, 0, tzinfo=dt.timezone.utc), "02-03-2024 10:00", None, None),  # no half key
+    ], "order_id string, event_time timestamp, event_time_raw string, sequence int, sequence_raw string")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    undated = GenericSource(columns={"item_id": "item"}, event_date="run_date", default_event_type="purchase")
+    times = adapters.stage_generic(raw, undated, run_date=D2).select("event_time").distinct().collect()  # one row
+    assert [r.event_time for r in times] == [dt.datetime(2024, 3, 2, tzinfo=dt.timezone.utc)]
+    assert adapters.event_time_from(undated, D2) == "run date 2024-03-02 (no timestamps in the export)"
+
+
+@pytest.mark.parametrize(("generic", "message"), [
+    (dict(columns={"item_id": "i"}), "generic.columns.event_time' is required"),
+    (dict(columns={"item_id": "i", "event_time": "t"}, event_date="run_date"), "exclude each other"),
+    (dict(columns={"item_id": "i"}, event_date="yesterday"), "'generic.event_date' must be"),
+    (dict(columns={"item_id": ("a", "b"), "event_time": "t"}), "generic.columns.item_id' may be a list"),
+    (dict(columns={"item_id": "i", "event_time": ("d", "t", "z")}), r"\[date column, time column\]"),
+    (dict(columns={"item_id": "i", "event_time": "t"}, repeated_lines="add"), "generic.repeated_lines"),
+    (dict(columns={"item_id": "i", "event_time": "t"}, orders=OrdersFile(path_template="x.csv")),
+     "generic.orders.key"),
+])
+def test_generic_shape_config_errors_name_the_key(generic, message):
+    source = GenericSource(default_event_type="purchase", **generic)
+    with pytest.raises(ConfigError, match=message):
+        validate("generic", CleaningRules(), source, OnlineRetailSource(), "conf/ingest.toml")
+    with pytest.raises(ConfigError, match="max_quarantine_share"):
+        validate("taobao", CleaningRules(max_quarantine_share=0.0), GenericSource(), OnlineRetailSource(), "c")
+
+
+def test_repeated_lines_sum_by_default_without_a_quantity_column():
+    assert sums_repeated_lines(GenericSource(columns={"item_id": "i"}))
+    assert not sums_repeated_lines(GenericSource(columns={"item_id": "i", "quantity": "q"}))
+    assert sums_repeated_lines(GenericSource(columns={"quantity": "q"}, repeated_lines="sum"))
+
+
+# -- the audit of raw lines and the quarantine share -------------------------------------------
+
+
+def test_count_files_splits_bytes_on_newlines_apart_from_the_parser(spark, tmp_path):
+    (tmp_path / "unix.csv").write_bytes(b"a,b\n1,x\n\n   \n2,y")  # blank and spaces-only lines; no final newline
+    (tmp_path / "dos.csv").write_bytes(b"a,b\r\n1,x\r\n\r\n")
+    (tmp_path / "mac.csv").write_bytes(b"a,b\r1,x\r2,y\r")  # one raw line, but Spark's CSV reader parses 2 rows
+    (tmp_path / "empty.csv").write_bytes(b"")
+    raw = read_csv(spark, [str(tmp_path)], CsvOptions())
+    got = {Path(c.file).name: (c.raw_lines, c.header_lines, c.blank_lines, c.parsed_rows, c.balanced)
+           for c in count_files(spark, raw.files)}
+    assert got == {
+        "unix.csv": (5, 1, 2, 2, True), "dos.csv": (3, 1, 1, 1, True), "mac.csv": (1, 1, 0, 2, False),
+    }  # the empty file has no line and no row
+    with pytest.raises(ReconciliationError, match=r"mac.csv: 1 raw lines != 1 header \+ 0 blank \+ 2 parsed rows"):
+        reconcile_files(count_files(spark, raw.files))
+
+
+def test_quarantine_share_fails_with_top_reasons_and_examples():
+    day = DateCounts(D1, 10, 4, 0, {"bad_timestamp": 5, "missing_item_id": 1})
+    check_quarantine_share([day], 0.6, lambda: pytest.fail("examples are only read when failing"))
+    with pytest.raises(QuarantineShareError, match=r"2024-03-01: 6 of 10 rows.*bad_timestamp x5, e.g. 'r1'; "
+                                                   r"missing_item_id x1, e.g. 'r2'"):
+        check_quarantine_share([day, DateCounts(D2, 0, 0, 0)], 0.5,
+                               lambda: {"bad_timestamp": "r1", "missing_item_id": "r2"})
+
+
+def test_docs_show_each_tested_shape_config():
+    docs = (Path(__file__).parent.parent / "docs" / "ingest-shapes.md").read_text()
+    shapes = Path(__file__).parent / "fixtures" / "ingest_shapes"
+    for shape in ("grocery", "bakery", "restaurant", "baskets"):
+        assert (shapes / shape / "ingest.toml").read_text() in docs, shape
