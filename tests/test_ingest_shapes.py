@@ -221,3 +221,18 @@ def test_a_parse_that_loses_lines_is_refused(spark, store, warehouse, tmp_path):
     with pytest.raises(ReconciliationError, match=r"2024-03-01.jsonl: 5 raw lines != 0 header \+ 1 blank \+ 3 parsed"):
         run_shape(spark, tmp_path, warehouse, "lossy", "--date", "2024-03-01")
     assert [t for t in ALL_TABLES if store.exists(t)] == []
+
+
+def test_user_window_baskets_count_back_from_the_last_day(spark):
+    end = dt.date(2024, 3, 10)
+    rows = [("u1", "a", end), ("u1", "b", end - dt.timedelta(days=1)), ("u1", "c", end - dt.timedelta(days=2)),
+            ("u1", "d", end - dt.timedelta(days=4)), ("u2", "a", end), (None, "z", end), ("u2", "v", end)]
+    events = spark.createDataFrame(
+        [(u, i, "view" if i == "v" else "purchase", d) for u, i, d in rows], "user_id string, item_id string, event_type string, dt date",
+    )
+    got = build_baskets(events, "user_window", user_window_days=2, end=end)
+    expected = spark.createDataFrame([
+        ("u1|2024-03-10", ["a", "b"]), ("u1|2024-03-08", ["c"]), ("u1|2024-03-06", ["d"]), ("u2|2024-03-10", ["a"]),
+    ], "basket_id string, items array<string>")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert tuple(count_unbasketed(events, "user_day").first()) == (1, 6)  # (unbasketed, purchases)
