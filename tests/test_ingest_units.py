@@ -21,7 +21,7 @@ from lib.ingest.audit import (
 from lib.ingest.cleaning import drop_exact_duplicates, reason, with_dt
 from lib.ingest.items import upsert_items
 from lib.ingest.pseudonymise import SecretError, key_frame, load_secret, padded_keys, with_pseudonym
-from lib.ingest.read import CsvOptions, input_paths, read_csv
+from lib.ingest.read import CsvOptions, input_paths, read_csv, read_json
 from lib.ingest.settings import (
     CleaningRules, GenericSource, OnlineRetailSource, OrdersFile, sums_repeated_lines, validate,
 )
@@ -351,3 +351,14 @@ def test_docs_show_each_tested_shape_config():
     shapes = Path(__file__).parent / "fixtures" / "ingest_shapes"
     for shape in ("grocery", "bakery", "restaurant", "baskets"):
         assert (shapes / shape / "ingest.toml").read_text() in docs, shape
+
+
+def test_json_raw_record_is_the_whole_record_mapped_or_not(spark, tmp_path):
+    (tmp_path / "a.jsonl").write_text(
+        '{"line": 1, "sku": "A", "qty": 1}\n{"line": 2, "sku": "A", "qty": 1}\n{"line": 2, "sku": "A", "qty": 1}\n'
+    )
+    raw = read_json(spark, [str(tmp_path)], ["sku", "qty"])  # "line" is not mapped
+    records = raw.frame.groupBy(RAW_RECORD).count()
+    expected = spark.createDataFrame([('{"sku":"A","qty":"1","line":"1"}', 1), ('{"sku":"A","qty":"1","line":"2"}', 2)],
+                                     f"{RAW_RECORD} string, count long")
+    assert_df_equality(records, expected, ignore_row_order=True, ignore_nullable=True)
