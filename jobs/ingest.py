@@ -85,7 +85,7 @@ def run_dates(config: JobConfig[IngestParams]) -> list[dt.date]:
 def run(spark: SparkSession, config: JobConfig[IngestParams]) -> dict:
     p, tables = config.params, config.catalog()
     dates = run_dates(config)
-    source = source_for(p.source, getattr(p, p.source))
+    source = source_for(p.source, getattr(p, p.source), config.storage.landing, dates)
     keys = key_frame(spark, load_secret(p.secret_env, p.secret_file)) if p.pseudonymize else None
     paths = input_paths(source.settings.path_template, config.storage.landing, dates, p.input)
     found, missing = split_existing(spark, paths)

@@ -23,6 +23,7 @@ from lib.schemas import evaluation as S_EVAL
 from lib.schemas import events as S_EVENTS
 from lib.schemas import ingest as S_INGEST
 from lib.schemas import recs as S_RECS
+from lib.schemas import report as S_REPORT
 from lib.schemas import rules as S_RULES
 from lib.schemas import runs as S_RUNS
 
@@ -64,6 +65,10 @@ TABLES: tuple[Table, ...] = (
           "Input rows that were not accepted, each with its reason and the raw record."),
     Table(S_INGEST.INGEST_AUDIT, S_INGEST.INGEST_AUDIT_SCHEMA, DT, "ingest",
           "Per date and run: input rows = accepted + duplicates + quarantined (by reason)."),
+    Table(S_INGEST.INGEST_FILES, S_INGEST.INGEST_FILES_SCHEMA, DT, "ingest",
+          "Per input file and run: raw lines (counted apart from the parser) = header + blank + parsed rows."),
+    Table(S_INGEST.EVENT_SEQUENCES, S_INGEST.EVENT_SEQUENCES_SCHEMA, DT, "ingest",
+          "Position of an event inside its basket (cart order), for exports that have one."),
     Table(S_RULES.FREQUENT_ITEMSETS, S_RULES.FREQUENT_ITEMSETS_SCHEMA, DT, "fpgrowth",
           "Frequent itemsets of the window's baskets with count, support and privacy status."),
     Table(S_RULES.ASSOCIATION_RULES, S_RULES.ASSOCIATION_RULES_SCHEMA, DT, "fpgrowth",
@@ -88,6 +93,8 @@ TABLES: tuple[Table, ...] = (
           "Time-split metrics per window, model, parameters, view and slice."),
     Table(S_RUNS.TUNED_PARAMETERS, S_RUNS.TUNED_PARAMETERS_SCHEMA, DT, "evaluate",
           "Every point evaluate searched on the tuning window; `selected` rows are what als serves."),
+    Table(S_REPORT.RULE_TRENDS, S_REPORT.RULE_TRENDS_SCHEMA, DT, "report",
+          "Rules of the run date against a week before: appeared, vanished, strengthened, weakened, stable."),
     Table(S_RUNS.JOB_RUNS, S_RUNS.JOB_RUNS_SCHEMA, DT, ANY_JOB,
           "One row per finished job run with the version of every table it wrote.", APPEND),
 )

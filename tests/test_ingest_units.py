@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -12,14 +13,20 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lib.ingest import adapters
-from lib.ingest.audit import ReconciliationError, reconcile
+from lib.config import ConfigError
+from lib.ingest.audit import (
+    DateCounts, QuarantineShareError, ReconciliationError, check_quarantine_share, count_files, reconcile,
+    reconcile_files,
+)
 from lib.ingest.cleaning import drop_exact_duplicates, reason, with_dt
 from lib.ingest.items import upsert_items
 from lib.ingest.pseudonymise import SecretError, key_frame, load_secret, padded_keys, with_pseudonym
-from lib.ingest.read import input_paths
-from lib.ingest.settings import CleaningRules, OnlineRetailSource
+from lib.ingest.read import CsvOptions, input_paths, read_csv, read_json
+from lib.ingest.settings import (
+    CleaningRules, GenericSource, OnlineRetailSource, OrdersFile, sums_repeated_lines, validate,
+)
 from lib.schemas.events import ITEMS_SCHEMA
-from lib.schemas.ingest import CORRUPT, FILE_DT, RAW, RAW_RECORD, SOURCE_FILE, STAGED_SCHEMA
+from lib.schemas.ingest import CORRUPT, FILE_DT, ORDER_FOUND, RAW, RAW_RECORD, SOURCE_FILE, STAGED_SCHEMA
 
 NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
 D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
@@ -108,11 +115,18 @@ def raw_frame(spark, columns, rows, file_dt=D1):
         F.lit(file_dt).cast("date").alias(FILE_DT),
         record.alias(RAW),
         F.to_csv(record).alias(RAW_RECORD),
+        F.lit(None).cast("boolean").alias(ORDER_FOUND),
     )
 
 
 def staged_fields(frame):
     return frame.select(*[f.name for f in STAGED_SCHEMA.fields])
+
+
+def staged_expected(spark, rows):
+    """Expected staged rows; `sequence`, `sequence_raw` (the last two fields) null unless given."""
+    width = len(STAGED_SCHEMA.fields)
+    return spark.createDataFrame([(*row, *([None] * (width - len(row)))) for row in rows], STAGED_SCHEMA)
 
 
 def test_online_retail_adapter(spark):
@@ -123,7 +137,7 @@ def test_online_retail_adapter(spark):
     ])
     staged = staged_fields(adapters.stage_online_retail(raw, OnlineRetailSource()))
     utc = dt.timezone.utc
-    expected = spark.createDataFrame([
+    expected = staged_expected(spark, [
         (None, dt.datetime(2010, 12, 1, 8, 26, tzinfo=utc), "2010-12-01 08:26:00", "17850", None, "536365", "85123A",
          "purchase", "536365", 6, "6", 2.55, "2.55", "WHITE HEART", None, None),
         # London summer time: 09:41 BST is 08:41 UTC; a C invoice is a return with a positive quantity.
@@ -131,7 +145,7 @@ def test_online_retail_adapter(spark):
          "return", "C536379", 2, "-2", 1.85, "1.85", "HAND WARMER", None, None),
         (None, None, "01/12/2010", None, None, "536381", None, "purchase", "536381", None, "x", None, None, None,
          None, None),
-    ], STAGED_SCHEMA)
+    ])
     assert_df_equality(staged, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -143,13 +157,13 @@ def test_taobao_and_retailrocket_adapters(spark):
     got = staged_fields(adapters.stage_taobao(taobao)).unionByName(staged_fields(adapters.stage_retailrocket(rocket)))
     ts = dt.datetime.fromtimestamp
     utc = dt.timezone.utc
-    expected = spark.createDataFrame([
+    expected = staged_expected(spark, [
         (None, ts(1511544070, utc), "1511544070", "1", None, None, "2268318", "purchase", "buy", 1, None, None, None,
          None, "2520377", None),
         (None, None, "99999999999999", "2", None, None, "9", None, "click", None, None, None, None, None, None, None),
         (None, ts(1433221332.117, utc), "1433221332117", "257597", None, "4000", "355908", "purchase", "transaction",
          1, None, None, None, None, None, None),
-    ], STAGED_SCHEMA)
+    ])
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -162,7 +176,10 @@ def staged_rows(spark, rows):
     schema = ("id string, event_time timestamp, event_time_raw string, item_id string, event_type string, "
               "event_type_raw string, quantity int, quantity_raw string, unit_price double, unit_price_raw string, "
               f"{FILE_DT} date, {CORRUPT} string, {RAW_RECORD} string")
-    return spark.createDataFrame(rows, schema)
+    return spark.createDataFrame(rows, schema).select(
+        "*", F.lit(None).cast("boolean").alias(ORDER_FOUND), F.lit(None).cast("int").alias("sequence"),
+        F.lit(None).cast("string").alias("sequence_raw"),
+    )
 
 
 def test_each_rule_names_its_reason(spark):
@@ -252,3 +269,96 @@ def test_items_upsert_widens_dates_and_takes_attributes_from_the_later_side(spar
         ("i4", None, None, None, None, D2, D2),
     ], ITEMS_SCHEMA)
     assert_df_equality(upsert_items(existing, batch), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# -- shapes: composite keys, date + time, undated exports ----------------------------------------
+
+
+def test_generic_adapter_composite_key_date_time_and_run_date(spark):
+    raw = raw_frame(spark, ["member", "day", "time", "item", "pos"], [
+        ("m1", "01-03-2024", "09:30", "a", "2"), ("m1", "01-03-2024", None, "b", "x"), (None, "02-03-2024", "10:00", "c", None),
+    ])
+    source = GenericSource(columns={"order_id": ("member", "day"), "event_time": ("day", "time"), "item_id": "item",
+                                    "sequence": "pos"},
+                           date_format="dd-MM-yyyy", time_format="HH:mm", default_event_type="purchase")
+    got = adapters.stage_generic(raw, source).select("order_id", "event_time", "event_time_raw", "sequence", "sequence_raw")
+    expected = spark.createDataFrame([
+        ("m1|01-03-2024", dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.timezone.utc), "01-03-2024 09:30", 2, "2"),
+        ("m1|01-03-2024", None, None, None, "x"),  # no time: missing_event_time; "x": bad_number
+        (None, dt.datetime(2024, 3, 2, 10, 0, tzinfo=dt.timezone.utc), "02-03-2024 10:00", None, None),  # no half key
+    ], "order_id string, event_time timestamp, event_time_raw string, sequence int, sequence_raw string")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    undated = GenericSource(columns={"item_id": "item"}, event_date="run_date", default_event_type="purchase")
+    times = adapters.stage_generic(raw, undated, run_date=D2).select("event_time").distinct()
+    assert_df_equality(times, spark.createDataFrame([(dt.datetime(2024, 3, 2, tzinfo=dt.timezone.utc),)],
+                                                    "event_time timestamp"), ignore_nullable=True)
+    assert adapters.event_time_from(undated, D2) == "run date 2024-03-02 (no timestamps in the export)"
+
+
+@pytest.mark.parametrize(("generic", "message"), [
+    (dict(columns={"item_id": "i"}), "generic.columns.event_time' is required"),
+    (dict(columns={"item_id": "i", "event_time": "t"}, event_date="run_date"), "exclude each other"),
+    (dict(columns={"item_id": "i"}, event_date="yesterday"), "'generic.event_date' must be"),
+    (dict(columns={"item_id": ("a", "b"), "event_time": "t"}), "generic.columns.item_id' may be a list"),
+    (dict(columns={"item_id": "i", "event_time": ("d", "t", "z")}), r"\[date column, time column\]"),
+    (dict(columns={"item_id": "i", "event_time": "t"}, repeated_lines="add"), "generic.repeated_lines"),
+    (dict(columns={"item_id": "i", "event_time": "t"}, orders=OrdersFile(path_template="x.csv")),
+     "generic.orders.key"),
+])
+def test_generic_shape_config_errors_name_the_key(generic, message):
+    source = GenericSource(default_event_type="purchase", **generic)
+    with pytest.raises(ConfigError, match=message):
+        validate("generic", CleaningRules(), source, OnlineRetailSource(), "conf/ingest.toml")
+    with pytest.raises(ConfigError, match="max_quarantine_share"):
+        validate("taobao", CleaningRules(max_quarantine_share=0.0), GenericSource(), OnlineRetailSource(), "c")
+
+
+def test_repeated_lines_sum_by_default_without_a_quantity_column():
+    assert sums_repeated_lines(GenericSource(columns={"item_id": "i"}))
+    assert not sums_repeated_lines(GenericSource(columns={"item_id": "i", "quantity": "q"}))
+    assert sums_repeated_lines(GenericSource(columns={"quantity": "q"}, repeated_lines="sum"))
+
+
+# -- the audit of raw lines and the quarantine share -------------------------------------------
+
+
+def test_count_files_splits_bytes_on_newlines_apart_from_the_parser(spark, tmp_path):
+    (tmp_path / "unix.csv").write_bytes(b"a,b\n1,x\n\n   \n2,y")  # blank and spaces-only lines; no final newline
+    (tmp_path / "dos.csv").write_bytes(b"a,b\r\n1,x\r\n\r\n")
+    (tmp_path / "mac.csv").write_bytes(b"a,b\r1,x\r2,y\r")  # one raw line, but Spark's CSV reader parses 2 rows
+    (tmp_path / "empty.csv").write_bytes(b"")
+    raw = read_csv(spark, [str(tmp_path)], CsvOptions())
+    got = {Path(c.file).name: (c.raw_lines, c.header_lines, c.blank_lines, c.parsed_rows, c.balanced)
+           for c in count_files(spark, raw.files)}
+    assert got == {
+        "unix.csv": (5, 1, 2, 2, True), "dos.csv": (3, 1, 1, 1, True), "mac.csv": (1, 1, 0, 2, False),
+    }  # the empty file has no line and no row
+    with pytest.raises(ReconciliationError, match=r"mac.csv: 1 raw lines != 1 header \+ 0 blank \+ 2 parsed rows"):
+        reconcile_files(count_files(spark, raw.files))
+
+
+def test_quarantine_share_fails_with_top_reasons_and_examples():
+    day = DateCounts(D1, 10, 4, 0, {"bad_timestamp": 5, "missing_item_id": 1})
+    check_quarantine_share([day], 0.6, lambda: pytest.fail("examples are only read when failing"))
+    with pytest.raises(QuarantineShareError, match=r"2024-03-01: 6 of 10 rows.*bad_timestamp x5, e.g. 'r1'; "
+                                                   r"missing_item_id x1, e.g. 'r2'"):
+        check_quarantine_share([day, DateCounts(D2, 0, 0, 0)], 0.5,
+                               lambda: {"bad_timestamp": "r1", "missing_item_id": "r2"})
+
+
+def test_docs_show_each_tested_shape_config():
+    docs = (Path(__file__).parent.parent / "docs" / "ingest-shapes.md").read_text()
+    shapes = Path(__file__).parent / "fixtures" / "ingest_shapes"
+    for shape in ("grocery", "bakery", "restaurant", "baskets"):
+        assert (shapes / shape / "ingest.toml").read_text() in docs, shape
+
+
+def test_json_raw_record_is_the_whole_record_mapped_or_not(spark, tmp_path):
+    (tmp_path / "a.jsonl").write_text(
+        '{"line": 1, "sku": "A", "qty": 1}\n{"line": 2, "sku": "A", "qty": 1}\n{"line": 2, "sku": "A", "qty": 1}\n'
+    )
+    raw = read_json(spark, [str(tmp_path)], ["sku", "qty"])  # "line" is not mapped
+    records = raw.frame.groupBy(RAW_RECORD).count()
+    expected = spark.createDataFrame([('{"sku":"A","qty":"1","line":"1"}', 1), ('{"sku":"A","qty":"1","line":"2"}', 2)],
+                                     f"{RAW_RECORD} string, count long")
+    assert_df_equality(records, expected, ignore_row_order=True, ignore_nullable=True)

@@ -7,12 +7,13 @@ text (`event_time_raw`, `quantity_raw`, ...), so the cleaning rules can name wha
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lib.ingest.settings import GenericSource, OnlineRetailSource
+from lib.ingest.settings import RUN_DATE, GenericSource, OnlineRetailSource
 from lib.schemas.events import CART, EVENT_TYPES, FAV, PURCHASE, RETURN, VIEW
 from lib.schemas.ingest import READER_COLUMNS, STAGED_SCHEMA
 
@@ -70,6 +71,37 @@ def _staged(frame: DataFrame, **columns: Column) -> DataFrame:
     )
 
 
+COMPOSITE_SEPARATOR = "|"
+
+
+def composite_key(parts: list[Column]) -> Column:
+    """The parts joined with '|' ("m17|2024-03-01"); null when any part is missing (no half keys)."""
+    complete = F.lit(True)
+    for part in parts:
+        complete = complete & part.isNotNull()
+    return F.when(complete, F.concat_ws(COMPOSITE_SEPARATOR, *parts))
+
+
+def event_date_text(source: GenericSource, run_date: dt.date | None) -> str:
+    """The date of every event of an undated export (`event_date`: run_date or a constant)."""
+    if source.event_date == RUN_DATE:
+        if run_date is None:
+            raise ValueError("an export dated by the run date needs the run date")
+        return run_date.isoformat()
+    return source.event_date
+
+
+def event_time_from(source: GenericSource, run_date: dt.date | None) -> str:
+    """Where events' times come from, in words, for the audit."""
+    mapped = source.columns.get("event_time")
+    if isinstance(mapped, tuple):
+        return f"columns {mapped[0]} ({source.date_format}) + {mapped[1]} ({source.time_format})"
+    if mapped:
+        return f"column {mapped} ({source.timestamp_format})"
+    word = "run date" if source.event_date == RUN_DATE else "constant"
+    return f"{word} {event_date_text(source, run_date)} (no timestamps in the export)"
+
+
 def _col(name: str) -> Column:
     return text(F.col(f"`{name}`"))
 
@@ -77,20 +109,37 @@ def _col(name: str) -> Column:
 # -- adapters ------------------------------------------------------------------------------------
 
 
-def stage_generic(raw: DataFrame, source: GenericSource) -> DataFrame:
-    """Any export described by `source.columns` (canonical field -> source column)."""
+def stage_generic(raw: DataFrame, source: GenericSource, run_date: dt.date | None = None) -> DataFrame:
+    """Any export described by `source.columns` (canonical field -> source column or columns).
+
+    A list of columns makes a composite key (`composite_key`); event_time = [date, time] is parsed
+    with date_format + " " + time_format; an undated export (`event_date`) gets 00:00 UTC that day.
+    """
     mapped = source.columns
 
     def field(name: str) -> Column:
-        return _col(mapped[name]) if name in mapped else F.lit(None).cast("string")
+        if name not in mapped:
+            return F.lit(None).cast("string")
+        value = mapped[name]
+        return composite_key([_col(c) for c in value]) if isinstance(value, tuple) else _col(value)
 
-    event_time_raw = field("event_time")
+    when = mapped.get("event_time")
+    timestamp_format = source.timestamp_format
+    if isinstance(when, tuple):
+        event_time_raw = F.concat(_col(when[0]), F.lit(" "), _col(when[1]))
+        timestamp_format = f"{source.date_format} {source.time_format}"
+    elif when:
+        event_time_raw = field("event_time")
+    else:
+        event_time_raw = F.lit(event_date_text(source, run_date))
+        timestamp_format = "yyyy-MM-dd"
+    sequence_raw = field("sequence")
     event_type_raw = field("event_type") if "event_type" in mapped else F.lit(source.default_event_type)
     quantity_raw, price_raw, category_path = field("quantity"), field("unit_price"), field("category_path")
     return _staged(
         raw,
         event_id=field("event_id"),
-        event_time=parse_timestamp(event_time_raw, source.timestamp_format, source.timezone),
+        event_time=parse_timestamp(event_time_raw, timestamp_format, source.timezone if when else "UTC"),
         event_time_raw=event_time_raw,
         user_id=field("user_id"),
         session_id=field("session_id"),
@@ -105,6 +154,8 @@ def stage_generic(raw: DataFrame, source: GenericSource) -> DataFrame:
         title=field("title"),
         category=F.coalesce(field("category"), last_segment(category_path, source.category_separator)),
         category_path=category_path,
+        sequence=sequence_raw.try_cast("int"),
+        sequence_raw=sequence_raw,
     )
 
 

@@ -14,14 +14,14 @@ from pyspark.sql import functions as F
 
 from lib.ingest.settings import ALWAYS_REQUIRED, CleaningRules
 from lib.schemas import ingest as S
-from lib.schemas.ingest import CORRUPT, FILE_DT, RAW_RECORD, SOURCE_FILE
+from lib.schemas.ingest import CORRUPT, FILE_DT, ORDER_FOUND, RAW_RECORD, SOURCE_FILE
 
 COPIES = "_copies"
 REASON = "reason"
 REPLACEMENT_CHAR = "\ufffd"  # what an undecodable byte sequence is read as
 # For these fields "missing" means the raw text is missing (a present but unparseable value has its own reason).
 RAW_OF = {"event_time": "event_time_raw", "event_type": "event_type_raw", "quantity": "quantity_raw",
-          "unit_price": "unit_price_raw"}
+          "unit_price": "unit_price_raw", "sequence": "sequence_raw"}
 
 
 def utc_midnight(day: dt.date) -> dt.datetime:
@@ -62,6 +62,12 @@ def drop_exact_duplicates(frame: DataFrame, enabled: bool = True) -> DataFrame:
     return malformed.unionByName(unique)
 
 
+def with_summed_quantity(frame: DataFrame) -> DataFrame:
+    """Identical lines as one row whose quantity is the sum of theirs (no quantity column: 1 each)."""
+    summed = F.try_multiply(F.coalesce(F.col("quantity"), F.lit(1)), F.col(COPIES).cast("int"))
+    return frame.withColumn("quantity", summed.cast("int"))
+
+
 def _missing(field: str) -> Column:
     return F.col(RAW_OF.get(field, field)).isNull()
 
@@ -75,7 +81,10 @@ def reason(
     """The first rule the row breaks, as a quarantine reason; null when it breaks none."""
     time = F.col("event_time")
     quantity, price, event_type = F.col("quantity"), F.col("unit_price"), F.col("event_type")
-    checks: list[tuple[Column, str]] = [(F.col(CORRUPT).isNotNull(), S.MALFORMED_LINE)]
+    checks: list[tuple[Column, str]] = [
+        (F.col(CORRUPT).isNotNull(), S.MALFORMED_LINE),
+        (~F.col(ORDER_FOUND), S.ORDER_NOT_FOUND),  # null (single-file exports) never matches
+    ]
     if rules.quarantine_undecodable:
         checks.append((F.col(RAW_RECORD).contains(REPLACEMENT_CHAR), S.UNDECODABLE_TEXT))
     for field in dict.fromkeys((*ALWAYS_REQUIRED, *rules.extra_required)):
@@ -91,7 +100,8 @@ def reason(
         (event_type.isNull(), S.UNKNOWN_EVENT_TYPE),
         (
             (F.col("quantity_raw").isNotNull() & quantity.isNull())
-            | (F.col("unit_price_raw").isNotNull() & price.isNull()),
+            | (F.col("unit_price_raw").isNotNull() & price.isNull())
+            | (F.col("sequence_raw").isNotNull() & F.col("sequence").isNull()),
             S.BAD_NUMBER,
         ),
     ]
@@ -123,4 +133,5 @@ def with_reason(
 
 __all__ = [
     "COPIES", "REASON", "SOURCE_FILE", "drop_exact_duplicates", "filter_dates", "reason", "with_dt", "with_reason",
+    "with_summed_quantity",
 ]

@@ -17,14 +17,18 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lib.ingest.audit import audit_frame, reconcile
+from lib.ingest.audit import (
+    audit_frame, check_quarantine_share, count_files, files_frame, quarantine_examples, reconcile, reconcile_files,
+)
 from lib.ingest.cleaning import filter_dates, with_dt
 from lib.ingest.items import items_from_events, upsert_items
-from lib.ingest.pipeline import accepted_rows, classify, duplicates_by_date, to_events, to_quarantine, with_public_ids
+from lib.ingest.pipeline import (
+    accepted_rows, classify, duplicates_by_date, to_event_sequences, to_events, to_quarantine, with_public_ids,
+)
 from lib.ingest.read import IngestInputError
 from lib.ingest.settings import CleaningRules
 from lib.schemas.events import EVENTS, ITEMS
-from lib.schemas.ingest import INGEST_AUDIT, QUARANTINE
+from lib.schemas.ingest import EVENT_SEQUENCES, INGEST_AUDIT, INGEST_FILES, QUARANTINE
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +41,14 @@ def _by_date(frame: DataFrame, value: str = "n") -> dict[dt.date, int]:
     return {row["dt"]: int(row[value] or 0) for row in frame.collect()}  # one row per date
 
 
+def repeated_lines(drop_exact_duplicates: bool, sum_repeated: bool) -> str:
+    """How identical lines were treated, for the audit: kept, summed into quantity, or collapsed."""
+    return "kept" if not drop_exact_duplicates else "sum" if sum_repeated else "collapse"
+
+
 @dataclass
 class IngestRun:
-    outputs: Mapping[str, DataFrame] = field(default_factory=dict)
+    outputs: dict[str, DataFrame] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     persisted: list[Callable[[], object]] = field(default_factory=list)
 
@@ -77,12 +86,14 @@ def ingest_outputs(
         raise IngestInputError(
             f"no rows dated {dates[0]}..{dates[-1]} in {', '.join(found[:5])} ({outside} rows for other dates)"
         )
+    files = reconcile_files(count_files(spark, raw.files))  # raw lines = header + blank + parsed, per file
     classified = classify(
-        filter_dates(dated, dates[0], dates[-1]), cleaning, now, source.excluded_items, source.excluded_item_pattern
+        filter_dates(dated, dates[0], dates[-1]), cleaning, now, source.excluded_items, source.excluded_item_pattern,
+        sum_repeated=source.sum_repeated,
     )
-    published = with_public_ids(classified, keys, source_name, source.user_column, raw.record_text).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    published = with_public_ids(
+        classified, keys, source_name, source.user_column, raw.record_text, source.keyed_fields
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     run.persisted.append(published.unpersist)
     events = to_events(published, source_name)
     quarantine = to_quarantine(published, run_id, source_name)
@@ -93,13 +104,18 @@ def ingest_outputs(
         for row in quarantine.groupBy("dt", "reason").agg(F.count(F.lit(1)).alias("n")).collect()
     }  # bounded: dates x reasons
     counts = reconcile(list(dates), input_rows, accepted, duplicates, quarantined)
+    check_quarantine_share(counts, cleaning.max_quarantine_share, lambda: quarantine_examples(quarantine))
     log.info("read, cleaned and reconciled %d rows in %.1fs", sum(input_rows.values()), time.monotonic() - started)
     run.outputs = {
         QUARANTINE: quarantine.repartition("dt"),
         EVENTS: events.repartition("dt"),
         ITEMS: upsert_items(existing_items, items_from_events(accepted_rows(published))),
-        INGEST_AUDIT: audit_frame(spark, counts, run_id, source_name, input_path, now),
+        INGEST_AUDIT: audit_frame(spark, counts, run_id, source_name, input_path, now, source.event_time_from,
+                                  repeated_lines(cleaning.drop_exact_duplicates, source.sum_repeated)),
+        INGEST_FILES: files_frame(spark, files, dates, run_id, source_name),
     }
+    if source.has_sequence:
+        run.outputs[EVENT_SEQUENCES] = to_event_sequences(published).repartition("dt")
     by_reason: dict[str, int] = {}
     for c in counts:
         for reason, n in c.quarantined_by_reason.items():
@@ -114,5 +130,6 @@ def ingest_outputs(
         "quarantined": sum(c.quarantined for c in counts),
         "quarantined_by_reason": dict(sorted(by_reason.items())),
         "rows_for_other_dates": outside,
+        "raw_lines": sum(f.raw_lines or 0 for f in files),
     }
     return run

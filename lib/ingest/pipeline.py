@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lib.ingest.cleaning import COPIES, REASON, drop_exact_duplicates, with_reason
+from lib.ingest.cleaning import COPIES, REASON, drop_exact_duplicates, with_reason, with_summed_quantity
 from lib.ingest.pseudonymise import with_pseudonym
 from lib.ingest.settings import CleaningRules
 from lib.schemas.events import EVENTS_SCHEMA
-from lib.schemas.ingest import CORRUPT, QUARANTINE_SCHEMA, RAW, RAW_RECORD, SOURCE_FILE
+from lib.schemas.ingest import EVENT_SEQUENCES_SCHEMA, CORRUPT, QUARANTINE_SCHEMA, RAW, RAW_RECORD, SOURCE_FILE
 
 PUBLIC_RECORD = "_public_record"
 EVENT_ID_LENGTH = 32
@@ -24,10 +24,15 @@ def classify(
     now: dt.datetime,
     excluded_items: Sequence[str] = (),
     excluded_item_pattern: str = "",
+    sum_repeated: bool = False,
 ) -> DataFrame:
-    """Collapse exact duplicates (`_copies`), then name the first rule each row breaks (`reason`)."""
+    """Collapse exact duplicates (`_copies`; with `sum_repeated` their quantities add up), then name
+    the first rule each row breaks (`reason`)."""
+    collapsed = dated.transform(drop_exact_duplicates, enabled=rules.drop_exact_duplicates)
+    if sum_repeated:
+        collapsed = collapsed.transform(with_summed_quantity)
     return (
-        dated.transform(drop_exact_duplicates, enabled=rules.drop_exact_duplicates)
+        collapsed
         .transform(with_reason, rules=rules, now=now, excluded_items=excluded_items,
                    excluded_item_pattern=excluded_item_pattern)
     )
@@ -47,8 +52,12 @@ def with_public_ids(
     source: str,
     user_column: str | None,
     record_text: Callable[[Column], Column],
+    keyed_fields: Sequence[str] = (),
 ) -> DataFrame:
-    """Pseudonymise user ids, then derive missing event ids from the source and the (public) record."""
+    """Pseudonymise user ids (and `keyed_fields`: composite keys made with the user's id), then
+    derive missing event ids from the source and the (public) record."""
+    for name in keyed_fields if keys is not None else ():
+        classified = with_pseudonym(classified, keys, column=name)
     derived_id = F.substring(
         F.sha2(F.concat_ws("\u0001", F.lit(source), F.col(PUBLIC_RECORD)), 256), 1, EVENT_ID_LENGTH
     )
@@ -74,6 +83,14 @@ def to_quarantine(published: DataFrame, run_id: str, source: str) -> DataFrame:
         F.col(REASON).alias("reason"),
         F.col(PUBLIC_RECORD).alias("raw_record"),
     ).select(*[F.col(f.name).cast(f.dataType) for f in QUARANTINE_SCHEMA.fields])
+
+
+def to_event_sequences(published: DataFrame) -> DataFrame:
+    """Accepted events that carry a position in their basket (cart order)."""
+    with_sequence = published.filter(F.col(REASON).isNull() & F.col("sequence").isNotNull())
+    return with_sequence.select(
+        *[F.col(f.name).cast(f.dataType) for f in EVENT_SEQUENCES_SCHEMA.fields]
+    )
 
 
 def accepted_rows(published: DataFrame) -> DataFrame:

@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lib.schemas.ingest import CORRUPT, FILE_DT, RAW, RAW_RECORD, SOURCE_FILE
+from lib.schemas.ingest import CORRUPT, FILE_DT, ORDER_FOUND, RAW, RAW_RECORD, SOURCE_FILE
 
 # The last YYYY-MM-DD in a path is the file's date (".../date=2024-03-01/part-0.csv", ".../2011-01-04.csv").
 PATH_DATE_REGEX = r"(\d{4}-\d{2}-\d{2})(?!.*\d{4}-\d{2}-\d{2})"
@@ -38,12 +38,28 @@ class CsvOptions:
     encoding: str = "UTF-8"
 
 
+EVENTS_ROLE, ORDERS_ROLE = "events", "orders"
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """Files read by one parser, for the audit: the parsed rows per file are counted from `parsed`."""
+
+    role: str  # events | orders
+    paths: tuple[str, ...]
+    header: bool  # each non-empty file's first line is a header
+    lines: bool  # a line format (CSV, JSON lines); False for Parquet
+    parsed: DataFrame  # one row per parsed row, with SOURCE_FILE
+    orders_without_lines: DataFrame | None = None  # orders file: rows whose key no line has (SOURCE_FILE)
+
+
 @dataclass(frozen=True)
 class RawInput:
     frame: DataFrame  # the raw string columns + the reader's `_` columns
     columns: tuple[str, ...]  # the raw columns' names
     paths: tuple[str, ...]
     record_text: Callable[[Column], Column]  # struct of raw columns -> the record as text (CSV or JSON)
+    files: tuple[FileSet, ...] = ()
 
 
 # -- finding the input ---------------------------------------------------------------------------
@@ -126,22 +142,28 @@ def read_csv(spark: SparkSession, paths: Sequence[str], options: CsvOptions) -> 
     def as_csv(record: Column) -> Column:
         return F.to_csv(record, {"sep": options.delimiter})
 
-    return RawInput(with_reader_columns(frame, columns, as_csv), tuple(columns), tuple(paths), as_csv)
+    framed = with_reader_columns(frame, columns, as_csv)
+    files = (FileSet(EVENTS_ROLE, tuple(paths), options.header, True, framed.select(SOURCE_FILE)),)
+    return RawInput(framed, tuple(columns), tuple(paths), as_csv, files)
 
 
 def read_json(spark: SparkSession, paths: Sequence[str], columns: Sequence[str]) -> RawInput:
-    """JSON lines; only the named columns are read (any JSON value arrives as its text).
+    """JSON lines; every top-level field is read (any JSON value arrives as its text), so the raw
+    record - the dedup key - is the whole record, mapped fields or not.
 
-    JSON has no header, so a mapped field that no record has is found by one counting pass.
+    One pass finds the fields (JSON has no header); a mapped field that no record has is an error.
     """
-    frame = _wrap_missing(paths, lambda: _permissive(spark, _string_schema(columns)).json(list(paths)))
-    present = frame.agg(*[F.count(F.col(f"`{c}`")).alias(c) for c in columns]).collect()[0].asDict()  # one row
-    absent = [c for c in columns if present[c] == 0]
-    if absent and sum(present.values()) > 0:
+    found = _wrap_missing(paths, lambda: spark.read.option("recursiveFileLookup", "true").json(list(paths)).columns)
+    absent = [c for c in columns if c not in found]
+    if absent and [c for c in found if c != CORRUPT]:
         raise IngestInputError(
             f"field(s) {', '.join(repr(c) for c in absent)} mapped in config occur in no record of {', '.join(paths)}"
         )
-    return RawInput(with_reader_columns(frame, columns, F.to_json), tuple(columns), tuple(paths), F.to_json)
+    every = list(dict.fromkeys([*columns, *sorted(c for c in found if c != CORRUPT)]))
+    frame = _wrap_missing(paths, lambda: _permissive(spark, _string_schema(every)).json(list(paths)))
+    framed = with_reader_columns(frame, every, F.to_json)
+    files = (FileSet(EVENTS_ROLE, tuple(paths), False, True, framed.select(SOURCE_FILE)),)
+    return RawInput(framed, tuple(every), tuple(paths), F.to_json, files)
 
 
 def read_parquet(spark: SparkSession, paths: Sequence[str], columns: Sequence[str]) -> RawInput:
@@ -152,10 +174,13 @@ def read_parquet(spark: SparkSession, paths: Sequence[str], columns: Sequence[st
             f"column(s) {', '.join(absent)} mapped in config are not in {', '.join(paths)} "
             f"(columns there: {', '.join(frame.columns)})"
         )
+    every = list(dict.fromkeys([*columns, *frame.columns]))  # the whole record is the dedup key
     strings = frame.select(
-        *[F.col(f"`{c}`").cast("string").alias(c) for c in columns], F.lit(None).cast("string").alias(CORRUPT)
+        *[F.col(f"`{c}`").cast("string").alias(c) for c in every], F.lit(None).cast("string").alias(CORRUPT)
     )
-    return RawInput(with_reader_columns(strings, columns, F.to_json), tuple(columns), tuple(paths), F.to_json)
+    framed = with_reader_columns(strings, every, F.to_json)
+    files = (FileSet(EVENTS_ROLE, tuple(paths), False, False, framed.select(SOURCE_FILE)),)
+    return RawInput(framed, tuple(every), tuple(paths), F.to_json, files)
 
 
 def with_reader_columns(
@@ -172,7 +197,41 @@ def with_reader_columns(
         F.try_to_timestamp(path_date, F.lit("yyyy-MM-dd")).cast("date").alias(FILE_DT),
         record.alias(RAW),
         F.coalesce(F.col(CORRUPT), record_text(record)).alias(RAW_RECORD),
+        F.lit(None).cast("boolean").alias(ORDER_FOUND),
     )
+
+
+def join_orders(lines: RawInput, orders: RawInput, key: str) -> RawInput:
+    """Each line with its order's columns (a left join: one row per line; `_order_found` false when
+    the orders file has no such key). Identical order rows count once; two different orders under
+    one key are an error naming the key, since either could be the line's."""
+    clash = sorted((set(orders.columns) & set(lines.columns)) - {key})
+    if clash:
+        raise IngestInputError(f"column(s) {', '.join(clash)} are in both the lines and the orders file: rename one")
+    for raw, role in ((lines, "lines"), (orders, "orders")):
+        if key not in raw.columns:
+            raise IngestInputError(f"join key '{key}' is not a column of the {role} file(s) {', '.join(raw.paths)}")
+    order_columns = [c for c in orders.columns if c != key]
+    clean = orders.frame.filter(F.col(CORRUPT).isNull() & F.col(key).isNotNull())
+    unique = clean.select(key, *order_columns).distinct()
+    repeated = unique.groupBy(key).count().filter(F.col("count") > 1).limit(5).collect()  # at most 5 rows
+    if repeated:
+        keys = ", ".join(repr(r[key]) for r in repeated)
+        raise IngestInputError(f"orders file {', '.join(orders.paths)} has different rows for key(s) {keys}")
+    found = unique.withColumn("_matched", F.lit(True))
+    joined = lines.frame.drop(ORDER_FOUND).join(found, on=key, how="left")
+    frame = joined.select(
+        *[F.col(f"`{c}`") for c in lines.columns], *[F.col(f"`{c}`") for c in order_columns],
+        *[c for c in lines.frame.columns if c.startswith("_") and c != ORDER_FOUND],
+        F.coalesce(F.col("_matched"), F.lit(False)).alias(ORDER_FOUND),
+    )
+    line_keys = lines.frame.select(key).distinct()
+    without_lines = orders.frame.filter(F.col(CORRUPT).isNull()).join(line_keys, on=key, how="left_anti")
+    orders_files = tuple(
+        FileSet("orders", f.paths, f.header, f.lines, f.parsed, without_lines.select(SOURCE_FILE)) for f in orders.files
+    )
+    columns = (*lines.columns, *order_columns)  # the line's record (dedup key) stays the line's own columns
+    return RawInput(frame, columns, lines.paths, lines.record_text, (*lines.files, *orders_files))
 
 
 def check_columns(raw: RawInput, needed: Sequence[str]) -> None:

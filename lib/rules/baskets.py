@@ -1,4 +1,10 @@
-"""Baskets: the de-duplicated, sorted set of items per order (or per session) in a date window."""
+"""Baskets: the de-duplicated, sorted set of items per basket in a date window.
+
+Basket kinds: `order` (purchases by order_id), `session` (the configured event types by session_id),
+`user_day` (a user's purchases on one day: user_id|dt) and `user_window` (a user's purchases within
+`user_window_days` days: windows counted back from the window's last day, key user_id|last day of
+the window), so a shop without order ids still gets baskets without changing its export.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from pyspark.sql import types as T
 
 from lib.schemas.events import EVENT_TYPES, PURCHASE
 
-ORDER, SESSION = "order", "session"
-BASKET_KINDS = (ORDER, SESSION)
+ORDER, SESSION, USER_DAY, USER_WINDOW = "order", "session", "user_day", "user_window"
+BASKET_KINDS = (ORDER, SESSION, USER_DAY, USER_WINDOW)
+KEY_COLUMN = {ORDER: "order_id", SESSION: "session_id", USER_DAY: "user_id", USER_WINDOW: "user_id"}
 
 BASKETS_SCHEMA = T.StructType(
     [
@@ -28,18 +35,35 @@ def window_start(run_date: dt.date, window_days: int) -> dt.date:
     return run_date - dt.timedelta(days=window_days - 1)
 
 
-def basket_key(kind: str) -> Column:
-    """The basket an event belongs to: its order, or its (user's) session. Null = no basket."""
-    if kind == ORDER:
-        return F.col("order_id")
-    if kind == SESSION:
-        return F.col("session_id")
+def basket_key(kind: str, user_window_days: int = 7, end: dt.date | None = None) -> Column:
+    """The basket an event belongs to (see the module doc). Null = no basket.
+
+    `user_window`: windows of `user_window_days` days ending on `end`, `end - N`, ... (needs `end`).
+    """
+    if kind in (ORDER, SESSION):
+        return F.col(KEY_COLUMN[kind])
+    if kind == USER_DAY:
+        return F.concat_ws("|", F.col("user_id"), F.col("dt").cast("string"))
+    if kind == USER_WINDOW:
+        if end is None or user_window_days < 1:
+            raise ValueError(f"user_window baskets need the window's last day and user_window_days >= 1, "
+                             f"got {end}, {user_window_days}")
+        back = F.floor(F.datediff(F.lit(end), F.col("dt")) / F.lit(user_window_days)).cast("int")
+        last_day = F.date_sub(F.lit(end), back * F.lit(user_window_days))
+        return F.concat_ws("|", F.col("user_id"), last_day.cast("string"))
     raise ValueError(f"basket kind must be one of {', '.join(BASKET_KINDS)}, got '{kind}'")
 
 
+def _keyed(kind: str) -> Column:
+    """The events that can have a basket key: its key column is present."""
+    return F.col(KEY_COLUMN[kind]).isNotNull()
+
+
 def filter_basket_events(events: DataFrame, kind: str, session_event_types: tuple[str, ...] = ()) -> DataFrame:
-    """The events that make baskets: purchases for orders; the given event types for sessions."""
-    if kind == ORDER:
+    """The events that make baskets: purchases, except sessions, which take the given event types."""
+    if kind not in BASKET_KINDS:
+        raise ValueError(f"basket kind must be one of {', '.join(BASKET_KINDS)}, got '{kind}'")
+    if kind != SESSION:
         return events.filter(F.col("event_type") == PURCHASE)
     unknown = sorted(set(session_event_types) - set(EVENT_TYPES))
     if unknown or not session_event_types:
@@ -49,16 +73,19 @@ def filter_basket_events(events: DataFrame, kind: str, session_event_types: tupl
     return events.filter(F.col("event_type").isin(*session_event_types))
 
 
-def build_baskets(events: DataFrame, kind: str, session_event_types: tuple[str, ...] = ()) -> DataFrame:
+def build_baskets(
+    events: DataFrame, kind: str, session_event_types: tuple[str, ...] = (), user_window_days: int = 7,
+    end: dt.date | None = None,
+) -> DataFrame:
     """One row per basket: `basket_id`, `items` (unique item ids, sorted).
 
     Events whose basket key is null cannot be placed in a basket; `count_unbasketed` counts them so
     the job can report them (they are not silently lost).
     """
-    key = basket_key(kind)
+    key = basket_key(kind, user_window_days, end)
     return (
         filter_basket_events(events, kind, session_event_types)
-        .filter(key.isNotNull())
+        .filter(_keyed(kind))
         .groupBy(key.alias("basket_id"))
         .agg(F.array_sort(F.collect_set("item_id")).alias("items"))
         .select("basket_id", "items")
@@ -66,12 +93,12 @@ def build_baskets(events: DataFrame, kind: str, session_event_types: tuple[str, 
 
 
 def count_unbasketed(events: DataFrame, kind: str, session_event_types: tuple[str, ...] = ()) -> DataFrame:
-    """Basket events whose basket key is null (one row: `unbasketed_events`), to report, not drop silently."""
-    return (
-        filter_basket_events(events, kind, session_event_types)
-        .filter(basket_key(kind).isNull())
-        .agg(F.count("*").alias("unbasketed_events"))
-    )
+    """Basket events and those whose basket key is null (one row: `basket_events`, `unbasketed_events`),
+    to report, not drop silently."""
+    return filter_basket_events(events, kind, session_event_types).agg(
+        F.count(F.lit(1)).alias("basket_events"),
+        F.count(F.when(~_keyed(kind), F.lit(1))).alias("unbasketed_events"),
+    ).select("unbasketed_events", "basket_events")
 
 
 def with_category_items(baskets: DataFrame, items: DataFrame) -> DataFrame:

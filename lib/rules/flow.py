@@ -16,7 +16,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from lib.rules.baskets import (
-    BASKET_KINDS, build_baskets, count_uncategorised, count_unbasketed, window_start, with_category_items,
+    BASKET_KINDS, KEY_COLUMN, build_baskets, count_uncategorised, count_unbasketed, window_start, with_category_items,
 )
 from lib.rules.mining import effective_min_count
 from lib.rules.outputs import (
@@ -61,7 +61,8 @@ class FPGrowthParams:
     """conf/fpgrowth.toml; the values are checked here, once (a bad one is a ConfigError naming it)."""
 
     window_days: int = 90
-    basket: str = "order"  # order | session
+    basket: str = "order"  # order | session | user_day | user_window
+    user_window_days: int = 7  # user_window: a user's purchases within this many days make one basket
     session_event_types: tuple[str, ...] = ("view", "cart", "fav", "purchase")
     min_support: float = 0.0  # fraction of baskets; 0 = unset
     min_count: int = 0  # number of baskets; 0 = unset; the stricter of the two applies
@@ -79,6 +80,7 @@ class FPGrowthParams:
         checks = [
             ("window_days", self.window_days >= 1, "at least 1", self.window_days),
             ("basket", self.basket in BASKET_KINDS, " or ".join(BASKET_KINDS), self.basket),
+            ("user_window_days", self.user_window_days >= 1, "at least 1", self.user_window_days),
             ("session_event_types", bool(self.session_event_types)
              and set(self.session_event_types) <= set(EVENT_TYPES), f"a non-empty subset of {EVENT_TYPES}",
              self.session_event_types),
@@ -151,27 +153,34 @@ EMPTY_SCHEMAS = {
 }
 
 
+class NoBasketsError(RuntimeError):
+    """The window has no baskets of the configured kind (the job fails: exit 1)."""
+
+
 def rules_outputs(events: DataFrame, items: DataFrame, run_date: dt.date, params: FPGrowthParams) -> RulesRun:
     """Item rules, itemsets, bought-together lists, bundles and category rules of the window.
 
-    No baskets: every output is empty (so a re-run of the date replaces old rules with nothing).
+    No baskets is an error (`NoBasketsError`) naming the basket kind and the events without a key.
     """
-    spark = events.sparkSession
     start = window_start(run_date, params.window_days)
-    unbasketed = count_unbasketed(events, params.basket, params.session_event_types).first()[0]
+    unbasketed, basket_events = count_unbasketed(events, params.basket, params.session_event_types).first()
+    key = KEY_COLUMN[params.basket]
     if unbasketed:
-        key = "order_id" if params.basket == "order" else "session_id"
         log.warning("%d basket events between %s and %s have no %s and are in no basket",
                     unbasketed, start, run_date, key)
-    baskets = build_baskets(events, params.basket, params.session_event_types).persist(StorageLevel.MEMORY_AND_DISK)
+    baskets = build_baskets(events, params.basket, params.session_event_types, params.user_window_days,
+                            run_date).persist(StorageLevel.MEMORY_AND_DISK)
     n_baskets = baskets.count()
-    summary: dict[str, object] = {"window": f"{start}..{run_date}", "baskets": n_baskets,
-                                  "unbasketed_events": unbasketed}
+    summary: dict[str, object] = {"window": f"{start}..{run_date}", "basket": params.basket,
+                                  "baskets": n_baskets, "unbasketed_events": unbasketed}
     run = RulesRun({}, summary, [baskets.unpersist])
     if n_baskets == 0:
-        log.warning("no baskets between %s and %s: the outputs for %s are emptied", start, run_date, run_date)
-        run.outputs = {name: spark.createDataFrame([], schema) for name, schema in EMPTY_SCHEMAS.items()}
-        return run
+        baskets.unpersist()
+        raise NoBasketsError(
+            f"no baskets of kind '{params.basket}' between {start} and {run_date}: {basket_events} basket events, "
+            f"{unbasketed} of them without a basket key ({key}); nothing was written"
+            + (f" (a shop without {key} can set basket = user_day or user_window)" if key != "user_id" else "")
+        )
 
     item_params = mining_params(params, n_baskets)
     result = mine_rules(baskets, n_baskets, item_params, params.pruning)
