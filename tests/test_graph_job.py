@@ -45,8 +45,8 @@ def job_config(warehouse: str, *extra: str):
         "--set", "window_days=7", "--set", "graph.signals.min_co_count=1", "--set", "graph.signals.cosine_k=2",
         "--set", "graph.fusion.weights.text=1.0", "--set", "graph.communities.min_weight=0.5",
         "--set", "graph.bridges.min_weight=0.2", "--set", "graph.bundles.min_weight=0.5",
-        "--set", "graph.bundles.privacy_min_count=3", "--set", "graph.pagerank.iterations=5",
-        "--set", "graph.propagation.steps=1", *extra,
+        "--set", "graph.bundles.privacy_min_count=3", "--set", "graph.pagerank.iterations=3", "--set", "graph.communities.max_iterations=3",
+        "--set", "graph.propagation.steps=1", "--set", "graph.communities.hubs=2", *extra,
     ])
 
 
@@ -71,6 +71,8 @@ def test_graph_job_end_to_end_and_rerun_replaces(spark, shop, warehouse, capsys)
     assert names["k"].startswith("home: ") and names["k"].endswith("(+3 more)")
     assert names["y"].startswith("garden: ")
     assert sum(r["pagerank"] for r in communities) == pytest.approx(1.0)
+    by_rank = sorted(communities, key=lambda r: (-r["pagerank"], r["item_id"]))
+    assert {r["item_id"] for r in communities if r["is_hub"]} == {r["item_id"] for r in by_rank[:2]}  # hubs = 2
 
     bridges = shop.read(CROSS_CATEGORY_BRIDGES).collect()
     assert [(r["rank"], r["item_a"], r["item_b"], r["kind"], r["co_count"]) for r in bridges] == [

@@ -58,7 +58,7 @@ def cross_category_bridges(edges: DataFrame, communities: DataFrame, min_weight:
         .withColumn("kind", kind)
         .where(F.col("kind").isNotNull())
     )
-    # bounded before the global window: each partition's top_n, then the overall top_n
+    # the global window numbers at most top_n rows (the limit comes first)
     return (
         candidates.orderBy(F.col("weight").desc(), F.col("item_a").asc(), F.col("item_b").asc())
         .limit(top_n)

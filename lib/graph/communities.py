@@ -114,7 +114,6 @@ def name_communities(assignments: DataFrame, centrality: DataFrame, items: DataF
     )
     in_community = Window.partitionBy("community_id").orderBy(F.col("pagerank").desc(), F.col("item_id").asc())
     whole = Window.partitionBy("community_id").rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    overall = Window.orderBy(F.col("pagerank").desc(), F.col("item_id").asc())
     category_counts = (
         members.where(F.col("top_category").isNotNull())
         .groupBy("community_id", "top_category")
@@ -129,7 +128,11 @@ def name_communities(assignments: DataFrame, centrality: DataFrame, items: DataF
     ranked = (
         members.withColumn("hub_rank", F.row_number().over(in_community))
         .withColumn("community_size", F.count(F.lit(1)).over(whole))
-        .withColumn("global_rank", F.row_number().over(overall))  # one partition: bounded by the catalogue
+    )
+    top_hubs = (
+        members.orderBy(F.col("pagerank").desc(), F.col("item_id").asc())
+        .limit(hubs)
+        .select("item_id", F.lit(True).alias("is_hub"))
     )
     hub_title = F.coalesce(F.col("title"), F.col("item_id"))
     names = (
@@ -144,8 +147,8 @@ def name_communities(assignments: DataFrame, centrality: DataFrame, items: DataF
             ).alias("community_name"),
         )
     )
-    return ranked.join(names, on="community_id", how="inner").select(
+    return ranked.join(names, on="community_id", how="inner").join(top_hubs, on="item_id", how="left").select(
         "item_id", "title", "top_category", "community_id", "community_name",
         F.col("community_size").cast("long"), F.col("pagerank").cast("double"), F.col("hub_rank").cast("int"),
-        (F.col("global_rank") <= F.lit(hubs)).alias("is_hub"),
+        F.coalesce(F.col("is_hub"), F.lit(False)).alias("is_hub"),
     )
