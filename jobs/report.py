@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 
 from lib.config import ConfigError, JobConfig, join_path
-from lib.jobkit import config_from_args, job_parser, run_job
+from lib.catalog import Catalog
+from lib.jobkit import config_from_args, job_parser, open_store, run_job
+from lib.outputs import read_consistent, start_run, write_outputs
 from lib.progress import Progress
 from lib.report.build import Limits, ReportInputs, build_report
 from lib.report.extract import trend_counts
@@ -83,45 +85,44 @@ def report_location(config: JobConfig[ReportParams]) -> str:
     return join_path(folder, f"report-{config.run_date}.html")
 
 
-def read_day(store: TableStore, table: str, day: dt.date) -> DataFrame | None:
-    """The run date's rows (all rows when the table has no dt); None when the table does not exist."""
-    if not store.exists(table):
+def read_day(store: TableStore, tables: Catalog, name: str, day: dt.date) -> DataFrame | None:
+    """The run date's rows as the producer's latest complete run left them (all rows when the table has
+    no dt); None when the table is not catalogued or does not exist yet."""
+    if name not in tables.tables or not store.exists(tables.physical(name)):
         return None
-    if "dt" not in store.schema(table).fieldNames():
-        return store.read(table)
-    return store.read(table, start=day, end=day)
+    bounds = {"start": day, "end": day} if "dt" in tables.table(name).partition_by else {}
+    return read_consistent(store, tables, name, **bounds)[0]
 
 
-def write_rule_trends(store: TableStore, day: dt.date, previous: dt.date, alpha: float, progress: Progress) -> dict:
-    """rule_trends of `day` against `previous`; {change: rules}. No rules on `day`: nothing to compare."""
-    with progress.stage(f"{RULE_TRENDS} {day} vs {previous}") as stage:
-        current = read_day(store, ASSOCIATION_RULES, day)
-        if not current.limit(1).count():
-            log.warning("no %s on %s: %s is not written (run fpgrowth for that date first)",
-                        ASSOCIATION_RULES, day, RULE_TRENDS)
-            return {}
-        trends = rule_trends(current, read_day(store, ASSOCIATION_RULES, previous), day, previous, alpha)
-        store.replace_partitions(RULE_TRENDS, trends, dates=[day])
-        counts = {r["change"]: r["rules"] for r in trend_counts(store.read(RULE_TRENDS, start=day, end=day)).collect()}
-        stage.rows = sum(counts.values())  # trend_counts: at most 5 rows
-    return counts
+def rule_trend_outputs(
+    store: TableStore, tables: Catalog, day: dt.date, previous: dt.date, alpha: float
+) -> dict[str, DataFrame]:
+    """{rule_trends: trends of `day` against `previous`}; empty when `day` has no rules to compare."""
+    current = read_day(store, tables, ASSOCIATION_RULES, day)
+    if current is None or not current.limit(1).count():
+        log.warning("no %s on %s: %s is not written (run fpgrowth for that date first)", ASSOCIATION_RULES, day,
+                    RULE_TRENDS)
+        return {}
+    return {RULE_TRENDS: rule_trends(current, read_day(store, tables, ASSOCIATION_RULES, previous), day, previous,
+                                     alpha)}
 
 
 def run(spark: SparkSession, config: JobConfig[ReportParams]) -> str:
-    params, day = config.params, config.run_date
+    params, day, tables = config.params, config.run_date, config.catalog()
     previous = day - dt.timedelta(days=params.compare_days)
-    store = TableStore(spark, config.storage.warehouse, config.storage.engine, config.storage.allow_schema_evolution)
-    progress = Progress(JOB, log)
-    counts = write_rule_trends(store, day, previous, params.alpha, progress) if store.exists(ASSOCIATION_RULES) else {}
-    optional = {name: frame for name in params.optional_tables if (frame := read_day(store, name, day)) is not None}
-    inputs = ReportInputs(
-        ingest_audit=store.read(INGEST_AUDIT, start=day - dt.timedelta(days=params.limits.audit_days - 1), end=day)
-        if store.exists(INGEST_AUDIT) else None,
-        association_rules=read_day(store, ASSOCIATION_RULES, day), bought_together=read_day(store, BOUGHT_TOGETHER, day),
-        bundles=read_day(store, BUNDLES, day), category_rules=read_day(store, CATEGORY_RULES, day),
-        rule_trends=read_day(store, RULE_TRENDS, day), evaluation_metrics=read_day(store, EVALUATION_METRICS, day),
-        items=read_day(store, ITEMS, day), optional=optional,
-    )
+    job_run, store, progress = start_run(JOB, day), open_store(spark, config), Progress(JOB, log)
+    with progress.stage(f"{RULE_TRENDS} {day} vs {previous}") as stage:
+        write_outputs(store, tables, rule_trend_outputs(store, tables, day, previous, params.alpha), job_run)
+        trends = read_day(store, tables, RULE_TRENDS, day)
+        counts = {r["change"]: r["rules"] for r in trend_counts(trends).collect()} if trends is not None else {}
+        stage.rows = sum(counts.values())  # trend_counts: at most 5 rows
+    first_audit_day = day - dt.timedelta(days=params.limits.audit_days - 1)
+    audit = (read_consistent(store, tables, INGEST_AUDIT, start=first_audit_day, end=day)[0]
+             if store.exists(tables.physical(INGEST_AUDIT)) else None)
+    named = {n: read_day(store, tables, n, day) for n in (ASSOCIATION_RULES, BOUGHT_TOGETHER, BUNDLES,
+                                                           CATEGORY_RULES, RULE_TRENDS, EVALUATION_METRICS, ITEMS)}
+    optional = {n: frame for n in params.optional_tables if (frame := read_day(store, tables, n, day)) is not None}
+    inputs = ReportInputs(ingest_audit=audit, optional=optional, **named)
     report = build_report(inputs, day, previous, params.limits, params.optional_tables, params.selection_metric,
                           params.selection_slice, dt.datetime.now(dt.timezone.utc), progress)
     location = report_location(config)
