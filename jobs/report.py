@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from lib.config import ConfigError, JobConfig, join_path
 from lib.catalog import Catalog
@@ -94,6 +95,17 @@ def read_day(store: TableStore, tables: Catalog, name: str, day: dt.date) -> Dat
     return read_consistent(store, tables, name, **bounds)[0]
 
 
+def read_optional(store: TableStore, tables: Catalog, name: str, day: dt.date) -> DataFrame | None:
+    """An optional section's table: catalogued ones as their latest complete run left them; a table the
+    catalogue does not know (a shop's own, named in [optional_tables]) at its newest version."""
+    if name in tables.tables:
+        return read_day(store, tables, name, day)
+    if not store.exists(name):
+        return None
+    frame = store.read(name)
+    return frame.where(F.col("dt") == F.lit(day)) if "dt" in frame.columns else frame
+
+
 def rule_trend_outputs(
     store: TableStore, tables: Catalog, day: dt.date, previous: dt.date, alpha: float
 ) -> dict[str, DataFrame]:
@@ -121,7 +133,7 @@ def run(spark: SparkSession, config: JobConfig[ReportParams]) -> str:
              if store.exists(tables.physical(INGEST_AUDIT)) else None)
     named = {n: read_day(store, tables, n, day) for n in (ASSOCIATION_RULES, BOUGHT_TOGETHER, BUNDLES,
                                                            CATEGORY_RULES, RULE_TRENDS, EVALUATION_METRICS, ITEMS)}
-    optional = {n: frame for n in params.optional_tables if (frame := read_day(store, tables, n, day)) is not None}
+    optional = {n: frame for n in params.optional_tables if (frame := read_optional(store, tables, n, day)) is not None}
     inputs = ReportInputs(ingest_audit=audit, optional=optional, **named)
     report = build_report(inputs, day, previous, params.limits, params.optional_tables, params.selection_metric,
                           params.selection_slice, dt.datetime.now(dt.timezone.utc), progress)

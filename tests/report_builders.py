@@ -60,14 +60,14 @@ def evaluation_rows():
     for model, base in models.items():
         for slice_, factor in (("all", 1.0), ("new_items", 0.5)):
             for metric, scale in (("precision", 1), ("recall", 2), ("ndcg", 1.5), ("coverage", 3), ("novelty", 40)):
-                rows.append(("run1", "final", model, '{"rank": 32}' if model == "als" else "{}", True, slice_,
+                rows.append(("run1", "final", model, '{"rank": 32}' if model == "als" else "{}", True, "window", slice_,
                              metric, 10, base * factor * scale, 100, None, D - dt.timedelta(days=7), D - dt.timedelta(days=6), D, D))
         for rank, value in ((16, base * 1.4), (32, base * 1.5)):
             if model == "als":
-                rows.append(("run1", "tuning", model, f'{{"rank": {rank}}}', rank == 32, "all", "ndcg", 10, value, 90,
+                rows.append(("run1", "tuning", model, f'{{"rank": {rank}}}', rank == 32, "window", "all", "ndcg", 10, value, 90,
                              None, D - dt.timedelta(days=14), D - dt.timedelta(days=13), D - dt.timedelta(days=7), D))
         if model != "als":
-            rows.append(("run1", "tuning", model, "{}", True, "all", "ndcg", 10, base, 90, None,
+            rows.append(("run1", "tuning", model, "{}", True, "window", "all", "ndcg", 10, base, 90, None,
                          D - dt.timedelta(days=14), D - dt.timedelta(days=13), D - dt.timedelta(days=7), D))
     return rows
 
@@ -89,10 +89,10 @@ PATHS_SCHEMA = T.StructType([  # no dt: an optional table need not be partitione
 def write_small_warehouse(spark: SparkSession, store: TableStore) -> None:
     started = dt.datetime(2024, 3, 31, 6, 0)
     audit = [
-        (D - dt.timedelta(days=1), "r1", "generic", "landing/x", started, 100, 90, 4, 6, {"bad_timestamp": 6}),
-        (D, "r1", "generic", "landing/x", started, 100, 80, 10, 10, {"bad_timestamp": 4, "missing_item_id": 6}),
+        (D - dt.timedelta(days=1), "r1", "generic", "landing/x", started, 100, 90, 4, 6, {"bad_timestamp": 6}, None, None),
+        (D, "r1", "generic", "landing/x", started, 100, 80, 10, 10, {"bad_timestamp": 4, "missing_item_id": 6}, None, None),
         (D, "r2", "generic", "landing/x", started + dt.timedelta(hours=1), 110, 100, 5, 5,
-         {"missing_item_id": 5}),  # a re-run of D: it replaces r1's figures
+         {"missing_item_id": 5}, "InvoiceDate", "collapse"),  # a re-run of D: it replaces r1's figures
     ]
     store.append(INGEST_AUDIT, spark.createDataFrame(audit, INGEST_AUDIT_SCHEMA))
     rules = [rule_row(*r, D) for r in RULES_NOW] + [rule_row(*r, PREV) for r in RULES_BEFORE]

@@ -19,11 +19,11 @@ T0 = dt.datetime(2024, 3, 31, 6, 0)
 def test_audit_keeps_the_last_run_of_each_day_and_source_within_the_days(spark):
     audit = spark.createDataFrame(
         [
-            (D, "r1", "generic", "p", T0, 10, 8, 1, 1, {"bad_number": 1}),
-            (D, "r2", "generic", "p", T0 + dt.timedelta(hours=1), 12, 9, 1, 2, {"bad_number": 1, "malformed_line": 1}),
-            (D, "r9", "online_retail", "q", T0, 5, 5, 0, 0, {}),  # another source the same day
-            (D - dt.timedelta(days=1), "r0", "generic", "p", T0, 7, 6, 0, 1, {"malformed_line": 1}),
-            (D - dt.timedelta(days=5), "old", "generic", "p", T0, 99, 0, 0, 99, {"bad_number": 99}),  # before start
+            (D, "r1", "generic", "p", T0, 10, 8, 1, 1, {"bad_number": 1}, None, None),
+            (D, "r2", "generic", "p", T0 + dt.timedelta(hours=1), 12, 9, 1, 2, {"bad_number": 1, "malformed_line": 1}, None, None),
+            (D, "r9", "online_retail", "q", T0, 5, 5, 0, 0, {}, None, None),  # another source the same day
+            (D - dt.timedelta(days=1), "r0", "generic", "p", T0, 7, 6, 0, 1, {"malformed_line": 1}, None, None),
+            (D - dt.timedelta(days=5), "old", "generic", "p", T0, 99, 0, 0, 99, {"bad_number": 99}, None, None),  # before start
         ],
         INGEST_AUDIT_SCHEMA,
     )

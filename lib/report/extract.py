@@ -9,7 +9,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lib.schemas.evaluation import WINDOW_FINAL, WINDOW_TUNING
+from lib.schemas.evaluation import VIEW_WINDOW, WINDOW_FINAL, WINDOW_TUNING
 from lib.schemas.report import CHANGES
 from lib.schemas.rules import KEPT
 
@@ -189,9 +189,9 @@ def top_trends(trends: DataFrame, per_change: int) -> DataFrame:
 
 
 def final_metrics(metrics: DataFrame, limit: int) -> DataFrame:
-    """The chosen grid point of every model on the final window: model x slice x metric."""
+    """The chosen grid point of every model on the final window's `window` view: model x slice x metric."""
     return (
-        metrics.where((F.col("window") == WINDOW_FINAL) & F.col("selected"))
+        metrics.where((F.col("window") == WINDOW_FINAL) & F.col("selected") & (F.col("view") == VIEW_WINDOW))
         .select("model", "slice", "metric", "k", "value", "users")
         .orderBy("slice", "metric", "model")
         .limit(limit)
@@ -203,6 +203,7 @@ def tuning_scores(metrics: DataFrame, metric: str, slice_: str, limit: int) -> D
     return (
         metrics.where(
             (F.col("window") == WINDOW_TUNING) & (F.col("metric") == metric) & (F.col("slice") == slice_)
+            & (F.col("view") == VIEW_WINDOW)
         )
         .select("model", "params", "selected", "k", "value")
         .orderBy("model", F.col("value").desc_nulls_last(), "params")
