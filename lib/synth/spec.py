@@ -29,4 +29,7 @@ class ShopSpec:
     weekday_weights: tuple[float, ...] = (1.0, 0.95, 0.95, 1.0, 1.1, 1.35, 1.25)  # Mon..Sun
     bundles: int = 8
     bundle_strength: float = 0.6  # P(companions in the order | anchor in the order)
+    paths: int = 0  # planted "A then B within path_max_days" paths (lib/synth/paths.py)
+    path_strength: float = 0.5  # P(a B order follows an A order within path_max_days)
+    path_max_days: int = 14
     landing_subdir: str = "shop"
