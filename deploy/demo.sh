@@ -29,6 +29,7 @@ step generate --date "$DATE" --set days="$DAYS"
 export COBUY_PSEUDONYM_SECRET=${COBUY_PSEUDONYM_SECRET:-cobuy-demo-secret-not-for-production}
 step ingest --from "$FIRST" --to "$DATE"
 step fpgrowth --date "$DATE"
+step paths --date "$DATE"
 step als --date "$DATE"
 step evaluate --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"

@@ -94,9 +94,9 @@ def run(spark: SparkSession, config: JobConfig[PathsParams]) -> dict[str, object
     for table, frame in output.tables.items():
         store.replace_partitions(table, frame, dates=[run_date])
         rows[table] = frame.count()
-    summary = {"window": f"{start}..{run_date}", "baskets": output.n_baskets, "sequences": output.n_sequences,
-               "unplaced_purchase_lines": dict(output.unplaced), "rows": rows,
-               "top_paths": top_paths(output.tables[PURCHASE_PATHS], params.top_paths_in_summary)}
+    summary = {"top_paths": top_paths(output.tables[PURCHASE_PATHS], params.top_paths_in_summary),
+               "window": f"{start}..{run_date}", "baskets": output.n_baskets, "sequences": output.n_sequences,
+               "unplaced_purchase_lines": dict(output.unplaced), "rows": rows}
     output.unpersist()
     return summary
 
