@@ -39,7 +39,8 @@ from lib.session import build_session
 from lib.storage import TableStore  
 
 SESSION_CONF = {"spark.master": "local[2]", "spark.driver.memory": "4g", "spark.sql.shuffle.partitions": "4",
-                "spark.ui.enabled": "false", "spark.sql.adaptive.enabled": "true"}
+                "spark.ui.enabled": "false", "spark.sql.adaptive.enabled": "true",
+                "spark.ui.showConsoleProgress": "false"}
 K = 10
 
 
@@ -109,6 +110,8 @@ def quality(recs: DataFrame, truth: DataFrame) -> str:
         F.count(F.lit(1)).alias("users"), F.avg("hit_rate").alias("hit"), F.avg("recall").alias("recall"),
         F.avg("ndcg").alias("ndcg"),
     ).first()
+    if not row["users"]:
+        return "no test users"
     return f"users {row['users']}, hit@{K} {row['hit']:.4f}, recall@{K} {row['recall']:.4f}, ndcg@{K} {row['ndcg']:.4f}"
 
 
