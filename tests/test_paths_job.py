@@ -102,3 +102,10 @@ def test_bad_config_names_the_key(tmp_path):
         config_for(str(tmp_path), "--set", "next_items.within_days=60")
     with pytest.raises(ConfigError, match="item2vec.sentences"):
         config_for(str(tmp_path), "--set", 'item2vec.sentences=["clicks"]')
+
+
+def test_empty_window_writes_empty_partitions(spark, store, warehouse):
+    summary = run(spark, config_for(warehouse))
+    assert summary["sequences"] == 0 and summary["top_paths"] == []
+    assert set(summary["rows"].values()) == {0}
+    assert store.read(PURCHASE_PATHS).count() == 0
