@@ -28,8 +28,8 @@ def test_plan_avoids_bundles_and_the_head_category():
 
 
 def test_follow_ups_are_new_orders_of_b_1_to_14_days_later(spark):
-    spec = ShopSpec(seed=3, days=20, users=200, items=120, top_categories=3, subcategories_per_top=2,
-                    sessions_per_day=60, bundles=2, paths=2, path_strength=1.0, path_max_days=14)
+    spec = ShopSpec(seed=3, days=16, users=150, items=120, top_categories=3, subcategories_per_top=2,
+                    sessions_per_day=40, bundles=2, paths=2, path_strength=1.0, path_max_days=14)
     events = generate_events(spark, spec, END)
     follow = events.where(F.col("session_id").contains("-p") & (F.col("event_type") == "purchase"))
     anchors = events.where((F.col("event_type") == "purchase") & ~F.col("session_id").contains("-p")).select(
