@@ -42,6 +42,7 @@ fi
 step ingest --from "$FIRST" --to "$DATE" --set secret_file="$KEY"
 step fpgrowth --date "$WEEK_BEFORE" --set window_days="$RULE_WINDOW"
 step fpgrowth --date "$DATE" --set window_days="$RULE_WINDOW"
+step paths --date "$DATE"
 step als --date "$DATE"
 step evaluate --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from lib.synth.bundles import bundle_members, plan_bundles
 from lib.synth.catalog import leaf_count
+from lib.synth.paths import path_members, path_purchases, plan_paths
 from lib.synth.randomness import geometric_count, uniform, zipf_rank
 from lib.synth.spec import ShopSpec
 
@@ -179,4 +180,8 @@ def generate_events(spark: SparkSession, spec: ShopSpec, end_date: dt.date) -> D
     members = bundle_members(spark, plan_bundles(spec))
     first_date = end_date - dt.timedelta(days=spec.days - 1)
     planted = bundle_purchases(organic.where(F.col("event_type") == "purchase"), members, spec, first_date)
-    return organic.unionByName(planted)
+    if spec.paths == 0:
+        return organic.unionByName(planted)
+    after = path_purchases(organic.where(F.col("event_type") == "purchase"), path_members(spark, plan_paths(spec)),
+                           spec, end_date)
+    return organic.unionByName(planted).unionByName(after)

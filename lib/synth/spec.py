@@ -32,4 +32,7 @@ class ShopSpec:
     # Days count from 0 = the first generated day. 0 switches each off (every bundle runs every day).
     appearing_bundle_day: int = 0  # the last bundle starts on this day (rule trends: "appeared")
     vanishing_bundle_day: int = 0  # the second-to-last bundle stops on this day ("vanished")
+    paths: int = 0  # planted "A then B within path_max_days" paths (lib/synth/paths.py)
+    path_strength: float = 0.5  # P(a B order follows an A order within path_max_days)
+    path_max_days: int = 14
     landing_subdir: str = "shop"
