@@ -22,7 +22,8 @@ from lib.jobkit import config_from_args, job_parser, run_job
 from lib.rules.baskets import (
     BASKET_KINDS, build_baskets, count_uncategorised, count_unbasketed, window_start, with_category_items,
 )
-from lib.rules.mining import effective_min_count
+from lib.rules.mining import ENGINES, effective_min_count
+from lib.rules.pfp import PfpParams, pfp_checks
 from lib.rules.outputs import (
     RANKING_METRICS, association_rules_table, bought_together_table, bundles_table, category_rules_table,
     frequent_itemsets_table,
@@ -74,6 +75,8 @@ class FPGrowthParams:
     max_rule_length: int = 3
     num_partitions: int = 2
     fdr_buckets: int = 16
+    engine: str = "mllib"  # mllib | pfp
+    pfp: PfpParams = field(default_factory=PfpParams)
     pruning: PruningParams = field(default_factory=PruningParams)
     bought_together: BoughtTogetherParams = field(default_factory=BoughtTogetherParams)
     category: CategoryParams = field(default_factory=CategoryParams)
@@ -99,6 +102,7 @@ def validate(params: FPGrowthParams, source: str) -> FPGrowthParams:
         ("max_rule_length", 2 <= params.max_rule_length <= 8, "between 2 and 8", params.max_rule_length),
         ("num_partitions", params.num_partitions >= 1, "at least 1", params.num_partitions),
         ("fdr_buckets", params.fdr_buckets >= 1, "at least 1", params.fdr_buckets),
+        ("engine", params.engine in ENGINES, " or ".join(ENGINES), params.engine), *pfp_checks(params.pfp),
         ("pruning.fdr_alpha", 0.0 < params.pruning.fdr_alpha < 1.0, "in (0, 1)", params.pruning.fdr_alpha),
         ("pruning.privacy_min_count", params.pruning.privacy_min_count >= 1,
          "at least 1 (switch privacy off with pruning.privacy = false)", params.pruning.privacy_min_count),
@@ -133,6 +137,7 @@ def mining_params(params: FPGrowthParams, n_baskets: int) -> MiningParams:
         max_rule_length=params.max_rule_length,
         num_partitions=params.num_partitions,
         fdr_buckets=params.fdr_buckets,
+        engine=params.engine, pfp=params.pfp,
     )
 
 
