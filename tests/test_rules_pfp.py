@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pandas as pd
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
@@ -12,8 +11,8 @@ from pyspark.sql import types as T
 
 from lib.rules.mining import mine_itemsets, mine_itemsets_with
 from lib.rules.pfp import (
-    PFP_ITEMSETS_SCHEMA, PfpParams, assign_groups, check_pfp_params, filter_closed, filter_maximal,
-    group_prefixes, item_loads, mine_itemsets_pfp, rank_items,
+    GROUP_PREFIXES_SCHEMA, PFP_ITEMSETS_SCHEMA, PfpParams, assign_groups, check_pfp_params, filter_closed,
+    filter_maximal, item_loads, mine_itemsets_pfp, rank_items, with_group_prefixes,
 )
 from lib.rules.pipeline import MiningParams, mine_rules
 from lib.rules.pruning import PruningParams
@@ -57,14 +56,13 @@ def test_assign_groups_is_round_robin_until_a_group_is_too_heavy():
     assert assign_groups([], 2, 10) == []
 
 
-def test_group_prefixes_emit_one_prefix_per_group_ending_at_its_last_item():
+def test_group_prefixes_emit_one_prefix_per_group_ending_at_its_last_item(spark):
     rank_of = {"a": 0, "b": 1, "c": 2, "d": 3}  # "x" is infrequent
     group_of = [0, 1, 0, 1]
-    frame = pd.DataFrame({"items": [["d", "a", "x", "c", "a"], [], None, ["x"], ["b"]]})
-    (out,) = list(group_prefixes(iter([frame]), rank_of, group_of))
-    assert [(g, p.tolist()) for g, p in zip(out["group"], out["prefix"])] == [
-        (1, [0, 2, 3]), (0, [0, 2]), (1, [1]),
-    ]
+    baskets = baskets_frame(spark, [["d", "a", "x", "c", "a"], [], None, ["x"], ["b"], ["a", None]])
+    expected = spark.createDataFrame([(1, [0, 2, 3]), (0, [0, 2]), (1, [1]), (0, [0])], GROUP_PREFIXES_SCHEMA)
+    assert_df_equality(with_group_prefixes(baskets, rank_of, group_of), expected, ignore_row_order=True,
+                       ignore_nullable=True)
 
 
 def test_bad_pfp_params_name_the_key():

@@ -5,7 +5,7 @@
    `HashPartitioner` over ranks, then a group whose estimated load exceeds `max_group_load` is split
    into more groups (longest-first onto the least-loaded group).
 3. Each basket keeps its frequent items sorted by rank and, for every group that has an item in it,
-   emits the prefix ending at its last (least frequent) item of that group (`mapInPandas`).
+   emits the prefix ending at its last (least frequent) item of that group (Spark built-ins).
 4. Each group's prefixes are mined by pyfim's compiled FP-growth/Eclat inside `applyInPandas`; an
    itemset is kept only by the group of its least frequent item. That group saw every basket that
    contains the itemset, with all of the itemset's items in the prefix, so its count is exact, and no
@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -126,24 +125,36 @@ def assign_groups(counts: Sequence[int], num_groups: int, max_group_load: int) -
 # -- 3. group-dependent prefixes --------------------------------------------------------------------
 
 
-def group_prefixes(baskets: Iterator[pd.DataFrame], rank_of: dict[str, int],
-                   group_of: Sequence[int]) -> Iterator[pd.DataFrame]:
-    """`mapInPandas` body: each basket's frequent items by rank; one prefix per group it touches."""
-    for frame in baskets:
-        out_groups: list[int] = []
-        out_prefixes: list[np.ndarray] = []
-        for items in frame["items"]:
-            if items is None or len(items) == 0:
-                continue
-            ranks = sorted({rank_of[item] for item in items if item in rank_of})
-            seen: set[int] = set()
-            for end in range(len(ranks) - 1, -1, -1):
-                group = group_of[ranks[end]]
-                if group not in seen:
-                    seen.add(group)
-                    out_groups.append(group)
-                    out_prefixes.append(np.asarray(ranks[: end + 1], dtype=np.int32))
-        yield pd.DataFrame({"group": pd.Series(out_groups, dtype="int32"), "prefix": out_prefixes})
+def with_group_prefixes(baskets: DataFrame, rank_of: dict[str, int], group_of: Sequence[int]) -> DataFrame:
+    """`group`, `prefix`: each basket's frequent items as ranks (ascending: most frequent first) and,
+    for every group with an item in the basket, the prefix ending at its last item of that group.
+    Built-in functions only (the rank and group tables are literals in the plan, one entry per
+    frequent item); empty and null baskets and infrequent items emit nothing."""
+    rank_map = F.create_map(*[F.lit(v) for item, rank in rank_of.items() for v in (item, rank)])
+    groups = F.array(*[F.lit(g) for g in group_of])
+    ranks = F.array_sort(F.filter(
+        F.transform(F.array_distinct(F.coalesce(F.col("items"), F.array())), lambda x: F.try_element_at(rank_map, x)),
+        lambda r: r.isNotNull(),
+    ))
+    with_groups = F.transform(F.col("ranks"), lambda r: F.element_at(F.col("groups"), r + 1))
+
+    def is_last_of_its_group(group: F.Column, i: F.Column) -> F.Column:
+        # 1-based position of `group` in the reversed groups = distance of its last item from the end
+        return F.size("gs") - F.array_position(F.reverse("gs"), group) == i
+
+    prefixes = F.filter(
+        F.transform(F.col("gs"), lambda g, i: F.struct(
+            g.alias("group"), F.slice("ranks", 1, i + 1).alias("prefix"), is_last_of_its_group(g, i).alias("last"),
+        )),
+        lambda entry: entry["last"],
+    )
+    return (
+        baskets.select(ranks.alias("ranks"), groups.alias("groups"))
+        .filter(F.size("ranks") > 0)
+        .select("ranks", with_groups.alias("gs"))
+        .select(F.explode(prefixes).alias("entry"))
+        .select(F.col("entry.group").cast("int").alias("group"), F.col("entry.prefix").alias("prefix"))
+    )
 
 
 # -- 4. mining one group ----------------------------------------------------------------------------
@@ -186,9 +197,7 @@ def mine_itemsets_pfp(baskets: DataFrame, min_count: int, params: PfpParams = Pf
     rank_of = {item: rank for rank, item in enumerate(items)}
     group_of = assign_groups(counts, params.num_groups, params.max_group_load)
     miner = params.miner
-    prefixes = baskets.select("items").mapInPandas(
-        lambda frames: group_prefixes(frames, rank_of, group_of), GROUP_PREFIXES_SCHEMA
-    )
+    prefixes = with_group_prefixes(baskets, rank_of, group_of)
     return prefixes.groupBy("group").applyInPandas(
         lambda frame: mine_group(frame, min_count, items, group_of, miner), PFP_ITEMSETS_SCHEMA
     )
