@@ -187,3 +187,38 @@ def test_pipeline_reports_closed_itemsets_but_builds_rules_from_all(spark):
     finally:
         full.unpersist()
         closed.unpersist()
+
+
+# -- the job ------------------------------------------------------------------------------------------
+
+
+def test_job_writes_the_same_tables_with_engine_pfp(spark, tmp_path):
+    from jobs.fpgrowth import run
+    from lib.schemas.events import EVENTS, EVENTS_SCHEMA, ITEMS, ITEMS_SCHEMA
+    from lib.storage import TableStore
+    from tests.test_fpgrowth_job import ITEMS_ROWS, RUN_DATE, job_config, make_events, read_all
+
+    import datetime as dt
+
+    tables = {}
+    for engine in ("mllib", "pfp"):
+        warehouse = str(tmp_path / engine)
+        store = TableStore(spark, warehouse, engine="embedded")
+        store.append(EVENTS, spark.createDataFrame(make_events(), EVENTS_SCHEMA))
+        items = [(*row, dt.date(2024, 1, 1), RUN_DATE) for row in ITEMS_ROWS]
+        store.overwrite(ITEMS, spark.createDataFrame(items, ITEMS_SCHEMA), partition_by=())
+        summary = run(spark, job_config(warehouse, "--set", f"engine={engine}", "--set", "pfp.num_groups=3"))
+        assert summary["itemsets"] > 5
+        tables[engine] = read_all(store)
+    for name, frame in tables["mllib"].items():
+        assert_approx_df_equality(tables["pfp"][name], frame, 1e-12, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_bad_engine_and_pfp_keys_are_named():
+    from lib.config import ConfigError
+    from tests.test_fpgrowth_job import job_config
+
+    with pytest.raises(ConfigError, match="'engine'"):
+        job_config("/tmp/unused", "--set", "engine=spark")
+    with pytest.raises(ConfigError, match="'pfp.itemsets'"):
+        job_config("/tmp/unused", "--set", "engine=pfp", "--set", "pfp.itemsets=frequent")
