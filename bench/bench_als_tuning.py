@@ -12,10 +12,10 @@ Prints, in one run:
 - which BLAS and LAPACK Spark's netlib wrapper loaded in this JVM (`loaded_blas`);
 - the main table at --rank/--iters: `implicit` CG (2 threads), bare `ALS().fit()` with the job's
   settings, the job's path (lib.recs.als.fit_als on the id-mapped frame from lib.recs.ids), and the
-  same two in a child JVM with Debian's OpenBLAS (`-Ddev.ludovic.netlib.blas.nativeLibPath=...`),
+  bare fit in a child JVM with Debian's OpenBLAS (`-Ddev.ludovic.netlib.blas.nativeLibPath=...`),
   with seconds, NDCG@10 and the ratio to implicit CG;
-- the sweep at --sweep-iters: user/item blocks 2/4/10, intermediateStorageLevel MEMORY_AND_DISK vs
-  MEMORY_ONLY, and blockSize 4096/1024/256 (it only stacks factors in recommendForAll*, so it is timed
+- the sweep at --sweep-iters: user/item blocks 2/4 (10, MLlib's default, is slower still: see
+  SPARK-NOTES), intermediateStorageLevel MEMORY_AND_DISK vs MEMORY_ONLY, and blockSize 4096/1024 (it only stacks factors in recommendForAll*, so it is timed
   on recommendForAllUsers(10)).
 Figures, not assertions: one run each; Spark timings vary by up to 30% run to run.
 """
@@ -121,7 +121,7 @@ def als(rank: int, iters: int, blocks: int = 2, storage: str = "MEMORY_AND_DISK"
 
 
 def spark_arms(args, train: pd.DataFrame, test: pd.DataFrame, eval_users: np.ndarray, java_options: str,
-               sweep: bool) -> dict:
+               sweep: bool, job: bool = True) -> dict:
     """Bare fit and job path at the main settings (+ the sweep) in one JVM; figures as a dict."""
     from pyspark.sql import functions as F
 
@@ -157,6 +157,8 @@ def spark_arms(args, train: pd.DataFrame, test: pd.DataFrame, eval_users: np.nda
                                num_user_blocks=2, num_item_blocks=2, checkpoint_interval=5, seed=42)
             return fit_als(with_int_ids(strings, user_ids, item_ids), params), user_ids, item_ids
 
+        if not job:
+            return out
         (job_model, user_ids, item_ids), out["job_s"] = timed(job_path)
         # the job's ids are its own: map its factors back to the benchmark's integer ids for NDCG
         uf = job_model.userFactors.join(user_ids, F.col("id") == F.col("user_idx"), how="inner").select(
@@ -170,12 +172,11 @@ def spark_arms(args, train: pd.DataFrame, test: pd.DataFrame, eval_users: np.nda
         out["job_ndcg"] = quality(Factors)
         if sweep:
             rows = []
-            for blocks, storage in ((2, "MEMORY_AND_DISK"), (4, "MEMORY_AND_DISK"), (10, "MEMORY_AND_DISK"),
-                                    (2, "MEMORY_ONLY")):
+            for blocks, storage in ((2, "MEMORY_AND_DISK"), (4, "MEMORY_AND_DISK"), (2, "MEMORY_ONLY")):
                 _, seconds = timed(lambda: als(args.rank, args.sweep_iters, blocks, storage).fit(ints))
                 rows.append({"setting": f"blocks={blocks} {storage}", "fit_s": seconds})
                 print(f"  sweep blocks={blocks} {storage}: {seconds:.1f}s", flush=True)
-            for block_size in (4096, 1024, 256):
+            for block_size in (4096, 1024):
                 model.setBlockSize(block_size) if hasattr(model, "setBlockSize") else None
                 _, seconds = timed(lambda: model.recommendForAllUsers(10).write.format("noop").mode(
                     "overwrite").save())
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_users = np.sort(np.random.default_rng(5).choice(test["user"].to_numpy(),
                                                          size=min(args.eval_users, len(test)), replace=False))
     if args.child == "native":
-        print("CHILD " + json.dumps(spark_arms(args, train, test, eval_users, NATIVE_BLAS_OPTIONS, False)))
+        print("CHILD " + json.dumps(spark_arms(args, train, test, eval_users, NATIVE_BLAS_OPTIONS, False, job=False)))
         return 0
     print(f"interactions: {len(data):,} ({len(train):,} train, {len(test):,} held out); rank {args.rank}, "
           f"{args.iters} iterations; NDCG@10 on {len(eval_users):,} users", flush=True)
@@ -257,9 +258,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         loaded = f"{arm['blas']['blas'].rsplit('.', 1)[-1]}/{arm['blas']['lapack'].rsplit('.', 1)[-1]}"
         for what, key in (("bare ALS().fit(), 2 blocks", "bare"), ("job fit_als (ids + fit)", "job")):
+            if key + "_s" not in arm:
+                continue
             print(f"{what + ' [' + label + ']':<44} {loaded:<44} {arm[key + '_s']:>7.1f} "
                   f"{arm[key + '_s'] / base:>10.1f} {arm[key + '_ndcg']:>8.4f}")
-        print(f"{'  job / bare [' + label + ']':<44} {'':<44} {arm['job_s'] / arm['bare_s']:>7.2f}")
+        if "job_s" in arm:
+            print(f"{'  job / bare [' + label + ']':<44} {'':<44} {arm['job_s'] / arm['bare_s']:>7.2f}")
     if java.get("sweep"):
         print()
         print(f"sweep at {args.sweep_iters} iterations, rank {args.rank} (JVM BLAS)")
