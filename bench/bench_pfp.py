@@ -171,6 +171,8 @@ def print_table(rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="retail")
+    parser.add_argument("--retail", default=str(RETAIL), help="FIMI retail.dat")
+    parser.add_argument("--online-retail", default=str(ONLINE_RETAIL), help="folder of the daily CSVs")
     parser.add_argument("--supports", default="0.002,0.001")
     parser.add_argument("--online-retail-supports", default="0.01")
     parser.add_argument("--synthetic-orders", type=int, default=100_000)
@@ -202,10 +204,10 @@ def main() -> None:
         jobs = []
         for name in args.datasets.split(","):
             if name == "retail":
-                jobs.append(("retail.dat", lambda: read_fimi(spark, str(RETAIL)),
+                jobs.append(("retail.dat", lambda: read_fimi(spark, args.retail),
                              [float(s) for s in args.supports.split(",")]))
             elif name == "online_retail":
-                jobs.append(("online_retail", lambda: read_online_retail(spark, str(ONLINE_RETAIL)),
+                jobs.append(("online_retail", lambda: read_online_retail(spark, args.online_retail),
                              [float(s) for s in args.online_retail_supports.split(",")]))
             elif name == "synthetic":
                 for scale in (int(s) for s in args.synthetic_scales.split(",")):
