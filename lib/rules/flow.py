@@ -18,7 +18,8 @@ from pyspark.sql import DataFrame
 from lib.rules.baskets import (
     BASKET_KINDS, KEY_COLUMN, build_baskets, count_uncategorised, count_unbasketed, window_start, with_category_items,
 )
-from lib.rules.mining import effective_min_count
+from lib.rules.mining import ENGINES, effective_min_count
+from lib.rules.pfp import PfpParams, pfp_checks
 from lib.rules.outputs import (
     RANKING_METRICS, association_rules_table, bought_together_table, bundles_table, category_rules_table,
     frequent_itemsets_table,
@@ -71,6 +72,8 @@ class FPGrowthParams:
     max_rule_length: int = 3
     num_partitions: int = 2
     fdr_buckets: int = 16
+    engine: str = "mllib"  # mllib | pfp
+    pfp: PfpParams = field(default_factory=PfpParams)
     pruning: PruningParams = field(default_factory=PruningParams)
     bought_together: BoughtTogetherParams = field(default_factory=BoughtTogetherParams)
     category: CategoryParams = field(default_factory=CategoryParams)
@@ -91,6 +94,7 @@ class FPGrowthParams:
             ("max_rule_length", 2 <= self.max_rule_length <= 8, "between 2 and 8", self.max_rule_length),
             ("num_partitions", self.num_partitions >= 1, "at least 1", self.num_partitions),
             ("fdr_buckets", self.fdr_buckets >= 1, "at least 1", self.fdr_buckets),
+            ("engine", self.engine in ENGINES, " or ".join(ENGINES), self.engine), *pfp_checks(self.pfp),
             ("pruning.fdr_alpha", 0.0 < self.pruning.fdr_alpha < 1.0, "in (0, 1)", self.pruning.fdr_alpha),
             ("pruning.privacy_min_count", self.pruning.privacy_min_count >= 1,
              "at least 1 (switch privacy off with pruning.privacy = false)", self.pruning.privacy_min_count),
@@ -116,6 +120,7 @@ def mining_params(params: FPGrowthParams, n_baskets: int) -> MiningParams:
         max_rule_length=params.max_rule_length,
         num_partitions=params.num_partitions,
         fdr_buckets=params.fdr_buckets,
+        engine=params.engine, pfp=params.pfp,
     )
 
 

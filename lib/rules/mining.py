@@ -62,5 +62,21 @@ def mine_itemsets(baskets: DataFrame, min_count: int, n_baskets: int, num_partit
     return clean_itemsets(model.freqItemsets, min_count)
 
 
+ENGINES = ("mllib", "pfp")
+
+
+def mine_itemsets_with(engine: str, baskets: DataFrame, min_count: int, n_baskets: int, num_partitions: int,
+                       pfp=None) -> DataFrame:
+    """Frequent itemsets (`items`, `size`, `count`) by `engine`: "mllib" (MLlib FPGrowth, the
+    reference) or "pfp" (lib.rules.pfp: parallel FP-growth with a compiled miner per item group)."""
+    if engine == "mllib":
+        return mine_itemsets(baskets, min_count, n_baskets, num_partitions)
+    if engine == "pfp":
+        from lib.rules.pfp import PfpParams, mine_itemsets_pfp
+
+        return mine_itemsets_pfp(baskets, min_count, pfp if pfp is not None else PfpParams())
+    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
 def with_support(itemsets: DataFrame, n_baskets: int) -> DataFrame:
     return itemsets.withColumn("support", F.col("count") / F.lit(float(n_baskets)))

@@ -5,13 +5,14 @@ Used by jobs/fpgrowth.py (for items and for categories) and by the benchmarks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from lib.rules.metrics import candidate_rules, with_n, with_rule_metrics
-from lib.rules.mining import mine_itemsets, with_support
+from lib.rules.mining import mine_itemsets_with, with_support
+from lib.rules.pfp import PfpParams, report_itemsets
 from lib.rules.pruning import PruningParams, filter_thresholds, with_max_sub_confidence, with_status
 from lib.rules.significance import with_bh_adjusted, with_p_value
 
@@ -24,6 +25,8 @@ class MiningParams:
     max_rule_length: int
     num_partitions: int
     fdr_buckets: int = 16
+    engine: str = "mllib"  # mllib | pfp (lib.rules.mining.ENGINES)
+    pfp: PfpParams = field(default_factory=PfpParams)
 
 
 @dataclass
@@ -31,13 +34,17 @@ class MiningResult:
     """Persisted frames; call `unpersist()` when the outputs are written."""
 
     n_baskets: int
-    itemsets: DataFrame  # items, size, count, support
+    itemsets: DataFrame  # items, size, count, support (all, or closed/maximal with pfp.itemsets)
     candidates: DataFrame  # every candidate rule with metrics and p-values (the BH population)
     rules: DataFrame  # rules above the thresholds, with max_sub_confidence and status
+
+    all_itemsets: DataFrame | None = None  # every frequent itemset (the rules' input), when it differs
 
     def unpersist(self) -> None:
         self.candidates.unpersist()
         self.itemsets.unpersist()
+        if self.all_itemsets is not None:
+            self.all_itemsets.unpersist()
 
 
 def score_candidates(itemsets: DataFrame, n_baskets: int, max_rule_length: int) -> DataFrame:
@@ -63,8 +70,14 @@ def mine_rules(baskets: DataFrame, n_baskets: int, params: MiningParams, pruning
     """Mine `baskets` (basket_id, items) of which there are `n_baskets` (> 0)."""
     if n_baskets <= 0:
         raise ValueError("mine_rules needs at least one basket")
-    itemsets = with_support(
-        mine_itemsets(baskets, params.min_count, n_baskets, params.num_partitions), n_baskets
-    ).persist(StorageLevel.MEMORY_AND_DISK)  # MLlib recomputes freqItemsets on every action otherwise
+    mined = mine_itemsets_with(params.engine, baskets, params.min_count, n_baskets, params.num_partitions,
+                               params.pfp)
+    itemsets = with_support(mined, n_baskets).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )  # MLlib recomputes freqItemsets on every action otherwise
     candidates, rules = rules_from_itemsets(itemsets, n_baskets, params, pruning)
-    return MiningResult(n_baskets, itemsets, candidates, rules)
+    kind = params.pfp.itemsets if params.engine == "pfp" else "all"
+    if kind == "all":
+        return MiningResult(n_baskets, itemsets, candidates, rules)
+    reported = report_itemsets(itemsets, kind).persist(StorageLevel.MEMORY_AND_DISK)
+    return MiningResult(n_baskets, reported, candidates, rules, all_itemsets=itemsets)
