@@ -22,15 +22,17 @@ from pyspark.sql import functions as F
 
 from lib.config import ConfigError, JobConfig
 from lib.graph.pipeline import GraphInputs, GraphParams, graph_tables
-from lib.jobkit import config_from_args, job_parser, run_job
-from lib.schemas.events import EVENTS, EVENTS_SCHEMA, ITEMS, ITEMS_SCHEMA
+from lib.catalog import Catalog
+from lib.jobkit import config_from_args, job_parser, open_store, run_job
+from lib.outputs import read_consistent, start_run, write_outputs
+from lib.schemas.events import EVENTS, ITEMS
 from lib.schemas.graph import (
     CROSS_CATEGORY_BRIDGES, CROSS_CATEGORY_BRIDGES_SCHEMA, EVIDENCE_COLUMNS, GRAPH_BUNDLES, GRAPH_BUNDLES_SCHEMA,
     ITEM_BEHAVIOUR_EMBEDDINGS, ITEM_COMMUNITIES, ITEM_COMMUNITIES_SCHEMA, ITEM_EMBEDDINGS, ITEM_GRAPH,
     ITEM_GRAPH_EMBEDDINGS, ITEM_GRAPH_EMBEDDINGS_SCHEMA, ITEM_GRAPH_SCHEMA, NEXT_ITEMS,
 )
 from lib.schemas.recs import ITEM_FACTORS, SIMILAR_ITEMS
-from lib.schemas.rules import ASSOCIATION_RULES, BOUGHT_TOGETHER
+from lib.schemas.rules import ASSOCIATION_RULES, BOUGHT_TOGETHER, KEPT
 from lib.storage import TableStore
 
 JOB = "graph"
@@ -61,34 +63,43 @@ def parse_args(argv: Sequence[str]) -> JobConfig[GraphJobParams]:
     return config
 
 
-def latest(store: TableStore, table: str, as_of: dt.date) -> DataFrame | None:
-    """The table's latest dt partition up to `as_of` (the whole table if it has no dt); None if missing."""
-    if not store.exists(table):
-        log.info("signal table '%s' does not exist: that signal is missing", table)
+def text_vectors(embeddings: DataFrame | None) -> DataFrame | None:
+    """item_embeddings as (item_id, vector)."""
+    return None if embeddings is None else embeddings.select("item_id", "vector")
+
+
+def latest(store: TableStore, tables: Catalog, name: str, as_of: dt.date) -> DataFrame | None:
+    """A signal table's newest dt partition up to `as_of`, as its producer's latest complete run left it
+    (the whole table if it has no dt); None when it does not exist yet (that signal is missing)."""
+    if not store.exists(tables.physical(name)):
+        log.info("signal table '%s' does not exist: that signal is missing", name)
         return None
-    frame = store.read(table)
+    frame, _ = read_consistent(store, tables, name, end=as_of)
     if "dt" not in frame.columns:
         return frame
-    newest = frame.where(F.col("dt") <= F.lit(as_of)).agg(F.max("dt").alias("d")).first()["d"]
+    newest = frame.agg(F.max("dt").alias("d")).first()["d"]
     if newest is None:
-        log.info("signal table '%s' has no partition up to %s: that signal is missing", table, as_of)
+        log.info("signal table '%s' has no partition up to %s: that signal is missing", name, as_of)
         return None
     return frame.where(F.col("dt") == F.lit(newest)).drop("dt")
 
 
-def read_inputs(store: TableStore, params: GraphJobParams, run_date: dt.date) -> GraphInputs:
+def read_inputs(store: TableStore, tables: Catalog, params: GraphJobParams, run_date: dt.date) -> GraphInputs:
     start = run_date - dt.timedelta(days=params.window_days - 1)
-    factors = latest(store, ITEM_FACTORS, run_date)
+    factors = latest(store, tables, ITEM_FACTORS, run_date)
+    behaviour = latest(store, tables, ITEM_BEHAVIOUR_EMBEDDINGS, run_date)
+    next_items = latest(store, tables, NEXT_ITEMS, run_date)
     return GraphInputs(
-        events=store.read(EVENTS, start=start, end=run_date, empty_schema=EVENTS_SCHEMA),
-        items=store.read(ITEMS, empty_schema=ITEMS_SCHEMA),
-        association_rules=latest(store, ASSOCIATION_RULES, run_date),
-        bought_together=latest(store, BOUGHT_TOGETHER, run_date),
-        als_pairs=latest(store, SIMILAR_ITEMS, run_date),
+        events=read_consistent(store, tables, EVENTS, start=start, end=run_date, empty_if_missing=True)[0],
+        items=read_consistent(store, tables, ITEMS, empty_if_missing=True)[0],
+        association_rules=latest(store, tables, ASSOCIATION_RULES, run_date),
+        bought_together=latest(store, tables, BOUGHT_TOGETHER, run_date),
+        als_pairs=latest(store, tables, SIMILAR_ITEMS, run_date),
         als_factors=None if factors is None else factors.select("item_id", F.col("features").alias("vector")),
-        text=latest(store, ITEM_EMBEDDINGS, run_date),
-        behaviour=latest(store, ITEM_BEHAVIOUR_EMBEDDINGS, run_date),
-        next_items=latest(store, NEXT_ITEMS, run_date),
+        text=text_vectors(latest(store, tables, ITEM_EMBEDDINGS, run_date)),
+        behaviour=None if behaviour is None else behaviour.select("item_id", F.col("features").alias("vector")),
+        next_items=None if next_items is None else next_items.where(F.col("status") == KEPT).select(
+            "item_id", "next_item_id", "confidence", F.col("n_ab").alias("count")),
     )
 
 
@@ -100,20 +111,23 @@ def describe_bridge(row) -> str:
 
 
 def run(spark: SparkSession, config: JobConfig[GraphJobParams]) -> dict[str, object]:
-    params, run_date, storage = config.params, config.run_date, config.storage
-    store = TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution)
-    tables = graph_tables(read_inputs(store, params, run_date), params.graph)
-    for table, frame in tables.items():
-        frame = frame if frame is not None else spark.createDataFrame([], SCHEMAS[table]).drop("dt")
-        store.replace_partitions(table, frame.withColumn("dt", F.lit(run_date)), dates=[run_date])
-    written = {table: store.read(table, start=run_date, end=run_date) for table in SCHEMAS}
+    params, run_date, tables = config.params, config.run_date, config.catalog()
+    job_run, store = start_run(JOB, run_date), open_store(spark, config)
+    graph = graph_tables(read_inputs(store, tables, params, run_date), params.graph)
+    outputs = {
+        name: (frame if frame is not None else spark.createDataFrame([], SCHEMAS[name]).drop("dt"))
+        .withColumn("dt", F.lit(run_date))
+        for name, frame in graph.items()
+    }
+    record = write_outputs(store, tables, outputs, job_run)
+    written = {name: read_consistent(store, tables, name, start=run_date, end=run_date)[0] for name in SCHEMAS}
     strongest = written[CROSS_CATEGORY_BRIDGES].orderBy("rank").limit(3).collect()
     print(f"graph {run_date}: the three strongest bridges" + ("" if strongest else ": none"))
     for row in strongest:
         print(describe_bridge(row))
-    summary: dict[str, object] = {table: frame.count() for table, frame in written.items()}
+    summary: dict[str, object] = {name: frame.count() for name, frame in written.items()}
     summary["communities"] = written[ITEM_COMMUNITIES].select("community_id").distinct().count()
-    return summary
+    return {**summary, "run_id": record.run_id}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

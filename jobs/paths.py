@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from lib.config import ConfigError, JobConfig
-from lib.jobkit import config_from_args, job_parser, run_job
+from lib.jobkit import config_from_args, job_parser, open_store, run_job
+from lib.outputs import read_consistent, start_run, write_outputs
 from lib.paths.flow import purchase_paths_flow, top_paths
 from lib.paths.item2vec import SENTENCE_SOURCES, Item2VecParams
 from lib.paths.next_items import RANKING_METRICS, NextItemsParams
 from lib.paths.patterns import PathPruningParams, PatternParams
 from lib.paths.sequences import SequenceParams
 from lib.rules.baskets import window_start
-from lib.schemas.events import EVENT_TYPES, EVENTS, EVENTS_SCHEMA, ITEMS, ITEMS_SCHEMA
+from lib.schemas.events import EVENT_TYPES, EVENTS, ITEMS
 from lib.schemas.paths import PURCHASE_PATHS
-from lib.storage import TableStore
 
 JOB = "paths"
 
@@ -83,21 +83,20 @@ def parse_args(argv: Sequence[str]) -> JobConfig[PathsParams]:
 
 
 def run(spark: SparkSession, config: JobConfig[PathsParams]) -> dict[str, object]:
-    params, run_date, storage = config.params, config.run_date, config.storage
-    store = TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution)
+    params, run_date, tables = config.params, config.run_date, config.catalog()
+    job_run, store = start_run(JOB, run_date), open_store(spark, config)
     start = window_start(run_date, params.window_days)
-    events = store.read(EVENTS, start=start, end=run_date, empty_schema=EVENTS_SCHEMA)
-    items = store.read(ITEMS, empty_schema=ITEMS_SCHEMA)
+    events, _ = read_consistent(store, tables, EVENTS, start=start, end=run_date, empty_if_missing=True)
+    items, _ = read_consistent(store, tables, ITEMS, empty_if_missing=True)
     output = purchase_paths_flow(events, items, run_date, params.sequences, params.patterns, params.next_items,
                                  params.item2vec, params.pruning)
-    rows = {}
-    for table, frame in output.tables.items():
-        store.replace_partitions(table, frame, dates=[run_date])
-        rows[table] = frame.count()
-    summary = {"top_paths": top_paths(output.tables[PURCHASE_PATHS], params.top_paths_in_summary),
-               "window": f"{start}..{run_date}", "baskets": output.n_baskets, "sequences": output.n_sequences,
-               "unplaced_purchase_lines": dict(output.unplaced), "rows": rows}
-    output.unpersist()
+    try:
+        record = write_outputs(store, tables, output.tables, job_run)
+        summary = {"top_paths": top_paths(output.tables[PURCHASE_PATHS], params.top_paths_in_summary),
+                   "window": f"{start}..{run_date}", "baskets": output.n_baskets, "sequences": output.n_sequences,
+                   "unplaced_purchase_lines": dict(output.unplaced), "run_id": record.run_id}
+    finally:
+        output.unpersist()
     return summary
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pyspark.sql import types as T
 
 from lib.schemas import evaluation as S_EVAL
+from lib.schemas import graph as S_GRAPH
+from lib.schemas import paths as S_PATHS
 from lib.schemas import events as S_EVENTS
 from lib.schemas import ingest as S_INGEST
 from lib.schemas import recs as S_RECS
@@ -93,6 +95,24 @@ TABLES: tuple[Table, ...] = (
           "Time-split metrics per window, model, parameters, view and slice."),
     Table(S_RUNS.TUNED_PARAMETERS, S_RUNS.TUNED_PARAMETERS_SCHEMA, DT, "evaluate",
           "Every point evaluate searched on the tuning window; `selected` rows are what als serves."),
+    Table(S_PATHS.PURCHASE_PATHS, S_PATHS.PURCHASE_PATHS_SCHEMA, DT, "paths",
+          "Frequent purchase paths (PrefixSpan): support, P(next step | prefix), lift, FDR and privacy status."),
+    Table(S_PATHS.NEXT_ITEMS, S_PATHS.NEXT_ITEMS_SCHEMA, DT, "paths",
+          "Bought after: per item, the items its buyers most often buy in a later basket within N days."),
+    Table(S_PATHS.ITEM_BEHAVIOUR_EMBEDDINGS, S_PATHS.ITEM_BEHAVIOUR_EMBEDDINGS_SCHEMA, DT, "paths",
+          "item2vec: MLlib Word2Vec vectors trained on the ordered item sequences."),
+    Table(S_PATHS.SIMILAR_BEHAVIOUR_ITEMS, S_PATHS.SIMILAR_BEHAVIOUR_ITEMS_SCHEMA, DT, "paths",
+          "Most similar items per item by behaviour (cosine of the item2vec vectors)."),
+    Table(S_GRAPH.ITEM_GRAPH, S_GRAPH.ITEM_GRAPH_SCHEMA, DT, "graph",
+          "The product graph: one edge per item pair with each signal's evidence and the fused weight."),
+    Table(S_GRAPH.ITEM_COMMUNITIES, S_GRAPH.ITEM_COMMUNITIES_SCHEMA, DT, "graph",
+          "Communities of the graph's strong edges with a readable name, PageRank and hub flags."),
+    Table(S_GRAPH.CROSS_CATEGORY_BRIDGES, S_GRAPH.CROSS_CATEGORY_BRIDGES_SCHEMA, DT, "graph",
+          "Strong edges between communities or top categories, ranked, with their evidence."),
+    Table(S_GRAPH.GRAPH_BUNDLES, S_GRAPH.GRAPH_BUNDLES_SCHEMA, DT, "graph",
+          "Bundle candidates from cliques of strong edges, counted in baskets, with privacy status."),
+    Table(S_GRAPH.ITEM_GRAPH_EMBEDDINGS, S_GRAPH.ITEM_GRAPH_EMBEDDINGS_SCHEMA, DT, "graph",
+          "Text and behaviour embeddings propagated over the normalised graph (LightGCN style)."),
     Table(S_REPORT.RULE_TRENDS, S_REPORT.RULE_TRENDS_SCHEMA, DT, "report",
           "Rules of the run date against a week before: appeared, vanished, strengthened, weakened, stable."),
     Table(S_RUNS.JOB_RUNS, S_RUNS.JOB_RUNS_SCHEMA, DT, ANY_JOB,
