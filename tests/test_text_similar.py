@@ -29,8 +29,8 @@ def brute_force(q_ids, q, c_ids, c, k, exclude_self):
     return out
 
 
-@pytest.mark.parametrize("num_blocks", [1, 3])
-def test_similar_items_text_equals_brute_force(spark, num_blocks):
+def test_similar_items_text_equals_brute_force(spark):
+    num_blocks = 3
     ids, m = unit_rows(60, 16, seed=1)
     frame = spark.createDataFrame([(i, v.tolist()) for i, v in zip(ids, m)], VECTORS)
     got = similar_items_text(frame, k=4, num_blocks=num_blocks).collect()

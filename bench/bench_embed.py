@@ -1,0 +1,137 @@
+"""Benchmark: text embeddings — titles/s of the encoder, and the embed job's wall time on the Online
+Retail catalogue (~4,000 items) and on a synthetic 100,000-item catalogue.
+
+    flock /work/locks/heavy.lock env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_embed.py \
+        [--retail-warehouse /tmp/cobuy-bench-embed-retail] [--synthetic-items 100000] [--cores 2]
+
+Online Retail's `items` table comes from jobs/ingest.py (run into the retail warehouse when it has no
+`items` yet). One Spark session (local[cores], driver 3g) runs every case; each job run is timed
+without the session start, which is printed on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared_datasets import DATASETS, PROJECT_ROOT as ROOT  # noqa: E402 - bench/ is on sys.path
+
+sys.path.insert(0, str(ROOT))  # bench scripts run from a checkout, like bench_ingest_online_retail.py
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from pyspark.sql import functions as F  # noqa: E402
+
+from jobs.embed import parse_args, run  # noqa: E402
+from lib.schemas.events import ITEMS  # noqa: E402
+from lib.session import build_session  # noqa: E402
+from lib.storage import TableStore  # noqa: E402
+from lib.synth.catalog import generate_items  # noqa: E402
+from lib.synth.spec import ShopSpec  # noqa: E402
+from lib.text.embed import embed_texts  # noqa: E402
+from lib.text.model import MINILM_L6_INT8, ModelRef, cached_encoder  # noqa: E402
+from lib.text.normalise import with_item_text  # noqa: E402
+
+DAY = dt.date(2011, 12, 9)
+
+
+def ingest_retail(warehouse: str, cores: str) -> None:
+    env = {**os.environ, "COBUY_PSEUDONYM_SECRET": os.environ.get("COBUY_PSEUDONYM_SECRET", "bench-secret")}
+    command = [sys.executable, str(ROOT / "jobs" / "ingest.py"), "--env", "local", "--from", "2010-12-01",
+               "--to", "2011-12-09", "--set", "source=online_retail", "--input", str(DATASETS / "online_retail"),
+               "--set", f"storage.warehouse={warehouse}", "--set", "storage.engine=embedded",
+               "--set", f"spark.master=local[{cores}]", "--set", "spark.driver.memory=3g"]
+    started = time.monotonic()
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
+    print(f"ingest Online Retail (setup, not timed below): {time.monotonic() - started:.0f}s")
+
+
+def job(spark, warehouse: str, day: dt.date, *extra: str) -> tuple[float, dict]:
+    config = parse_args(["--env", "local", "--date", day.isoformat(), "--set", f"storage.warehouse={warehouse}",
+                         "--set", "storage.engine=embedded", *extra])
+    started = time.monotonic()
+    summary = run(spark, config)
+    return time.monotonic() - started, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--retail-warehouse", default="/tmp/cobuy-bench-embed-retail")
+    parser.add_argument("--synthetic-warehouse", default="/tmp/cobuy-bench-embed-synthetic")
+    parser.add_argument("--synthetic-items", type=int, default=100_000)
+    parser.add_argument("--spark-titles", type=int, default=20_000)
+    parser.add_argument("--cores", default="2")
+    args = parser.parse_args()
+    model = ModelRef(MINILM_L6_INT8.name)
+
+    # -- 1. the encoder alone, in this process ----------------------------------------------------
+    titles = [f"{a} {n} #{i}" for i, (a, n) in enumerate(
+        (a, n) for a in ("Rustic", "Modern", "Vintage", "Nordic") for n in ("Mug", "Watering Can", "Yoga Mat", "Lamp")
+    )] * 125
+    for threads in (1, 2):
+        encoder = cached_encoder(model, threads)
+        encoder.encode(titles[:64])
+        started = time.monotonic()
+        encoder.encode(titles)
+        print(f"encoder in one process, {threads} ONNX thread(s): {len(titles) / (time.monotonic() - started):,.0f} titles/s")
+
+    # -- 2. on the executors ------------------------------------------------------------------------
+    started = time.monotonic()
+    spark = build_session("cobuy-bench-embed", {
+        "spark.master": f"local[{args.cores}]", "spark.driver.memory": "3g", "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "8", "spark.sql.execution.arrow.pyspark.enabled": "true",
+    })
+    spark.sparkContext.setLogLevel("ERROR")
+    print(f"Spark session start: {time.monotonic() - started:.0f}s")
+    spec = dataclasses.replace(ShopSpec(), items=max(args.synthetic_items, args.spark_titles), top_categories=12,
+                               subcategories_per_top=8, leaves_per_subcategory=4)
+    synthetic = generate_items(spark, spec).select(
+        "item_id", "title", "category", "category_path", F.col("price").alias("latest_price"),
+        F.lit(DAY).alias("first_seen"), F.lit(DAY).alias("last_seen"))
+    texts = with_item_text(synthetic.limit(args.spark_titles)).localCheckpoint()
+    for partitions in (1, int(args.cores)):
+        started = time.monotonic()
+        n = embed_texts(texts, model, num_partitions=partitions).count()
+        print(f"embed_texts on local[{args.cores}], {partitions} task(s): {n / (time.monotonic() - started):,.0f} titles/s "
+              f"({n:,} synthetic texts: title | category path)")
+
+    # -- 3. Online Retail catalogue -----------------------------------------------------------------
+    retail = TableStore(spark, args.retail_warehouse, "embedded")
+    if not retail.exists(ITEMS):
+        ingest_retail(args.retail_warehouse, args.cores)
+    n_items = retail.read(ITEMS).count()
+    # start from no embeddings: the bench owns this warehouse's text tables
+    for table in ("item_embeddings", "similar_items_text", "item_families"):
+        path = Path(args.retail_warehouse) / table
+        if path.exists():
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+    seconds, summary = job(spark, args.retail_warehouse, DAY)
+    print(f"embed job, Online Retail ({n_items:,} items), first run: {seconds:.0f}s  {summary}")
+    seconds, summary = job(spark, args.retail_warehouse, DAY + dt.timedelta(days=1))
+    print(f"embed job, Online Retail, next day (nothing changed): {seconds:.0f}s  embedded={summary['embedded']} "
+          f"carried_over={summary['carried_over']}")
+    families = TableStore(spark, args.retail_warehouse, "embedded").read("item_families").where(F.col("dt") == F.lit(DAY))
+    print("Online Retail families (k, silhouette, largest):")
+    for row in (families.groupBy("family", "k", "silhouette").agg(F.count(F.lit(1)).alias("n"))
+                .orderBy(F.col("n").desc()).limit(12).collect()):
+        print(f"  {row['n']:5d}  {row['family']}  (k={row['k']}, silhouette={row['silhouette']})")
+
+    # -- 4. synthetic 100,000 items ------------------------------------------------------------------
+    subprocess.run(["rm", "-rf", args.synthetic_warehouse], check=True)
+    store = TableStore(spark, args.synthetic_warehouse, "embedded")
+    store.overwrite(ITEMS, synthetic.limit(args.synthetic_items), partition_by=())
+    seconds, summary = job(spark, args.synthetic_warehouse, DAY, "--set", "similar.num_blocks=8",
+                           "--set", "families.k=48")
+    print(f"embed job, synthetic ({args.synthetic_items:,} items; similar k=10 in 8x8 blocks, families k=48): "
+          f"{seconds:.0f}s  embedded={summary['embedded']}")
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
