@@ -12,7 +12,7 @@ from pyspark.sql import types as T
 
 from lib.schemas.events import EVENTS_SCHEMA, ITEMS_SCHEMA
 from lib.schemas.recs import RECOMMENDATIONS_SCHEMA
-from lib.text.cold import cold_items
+from lib.text.cold import cold_items, truth_cold_items
 from lib.text.families import FamilyParams, item_families, with_family_categories
 from lib.text.profiles import user_text_profiles
 from lib.text.recommend import cold_item_companions, recommend_by_text
@@ -57,6 +57,10 @@ def test_cold_items(spark, frames):
                        ignore_row_order=True)
     with pytest.raises(ValueError, match="window_days"):
         cold_items(items, events, AS_OF, window_days=0)
+    truth = spark.createDataFrame([("u1", "n1"), ("u2", "a"), ("u9", "h"), ("u1", "n3")], "user_id string, item_id string")
+    # h was bought by an anonymous visitor: not cold; n3's purchase is after the training events' day
+    training = events.where("dt <= date'2024-03-31'")
+    assert sorted(truth_cold_items(truth, training).collect()) == [("u1", "n1"), ("u1", "n3")]
 
 
 def test_user_profiles_are_decayed_means(spark, frames):

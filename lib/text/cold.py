@@ -29,3 +29,10 @@ def cold_items(items: DataFrame, events: DataFrame, as_of: dt.date, window_days:
         first_day = as_of - dt.timedelta(days=window_days - 1)
         candidates = candidates.where((F.col("first_seen") >= F.lit(first_day)) & (F.col("first_seen") <= F.lit(as_of)))
     return candidates.join(bought, on="item_id", how="left_anti")
+
+
+def truth_cold_items(truth: DataFrame, training: DataFrame) -> DataFrame:
+    """The evaluation's `cold_items` slice: truth pairs (user_id, item_id) whose item nobody bought
+    in `training` (events of the training days)."""
+    bought = training.where(F.col("event_type") == F.lit(PURCHASE)).select("item_id").distinct()
+    return truth.join(bought, on="item_id", how="left_anti").select("user_id", "item_id")
