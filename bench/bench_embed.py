@@ -144,6 +144,7 @@ def main() -> int:
     spark = build_session("cobuy-bench-embed", {
         "spark.master": f"local[{args.cores}]", "spark.driver.memory": "3g", "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "8", "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.ui.showConsoleProgress": "false",
     })
     spark.sparkContext.setLogLevel("ERROR")
     print(f"Spark session start: {time.monotonic() - started:.0f}s")
