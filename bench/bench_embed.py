@@ -59,7 +59,7 @@ def job(spark, warehouse: str, day: dt.date, *extra: str) -> tuple[float, dict]:
     return time.monotonic() - started, summary
 
 
-def category_rules_from_families(spark, store: TableStore, families) -> None:
+def category_rules_from_families(spark, store: TableStore, families, min_support: float) -> None:
     """Online Retail has no category tree: fpgrowth's category mining on families instead (the hook
     `with_family_categories`), over every invoice of the year; prints the kept rules."""
     from lib.rules.baskets import build_baskets, with_category_items
@@ -72,9 +72,13 @@ def category_rules_from_families(spark, store: TableStore, families) -> None:
     items = with_family_categories(store.read(ITEMS), families.select("item_id", "family"))
     baskets = build_baskets(store.read("events"), "order").localCheckpoint()
     n_baskets = baskets.count()
-    params = MiningParams(min_count=max(20, n_baskets // 100), min_confidence=0.3, min_lift=1.2,
+    family_baskets = with_category_items(baskets, items).localCheckpoint()
+    width = family_baskets.agg(F.avg(F.size("items")).alias("mean"), F.max(F.size("items")).alias("max")).first()
+    print(f"families per invoice: mean {width['mean']:.1f}, max {width['max']} (FPGrowth mines every frequent "
+          "itemset, so wide baskets need a high min_support)")
+    params = MiningParams(min_count=max(20, int(n_baskets * min_support)), min_confidence=0.3, min_lift=1.2,
                           max_rule_length=2, num_partitions=2)
-    result = mine_rules(with_category_items(baskets, items), n_baskets, params, PruningParams())
+    result = mine_rules(family_baskets, n_baskets, params, PruningParams())
     rules = category_rules_table(result.rules, DAY).where(F.col("status") == F.lit("kept")).localCheckpoint()
     n_rules = rules.count()
     print(f"category rules from families on Online Retail: {n_rules} kept (pairs, min_count={params.min_count} "
@@ -125,14 +129,18 @@ def main() -> int:
     parser.add_argument("--synthetic-items", type=int, default=100_000)
     parser.add_argument("--spark-titles", type=int, default=20_000)
     parser.add_argument("--cores", default="2")
+    parser.add_argument("--rules-min-support", type=float, default=0.1)
+    parser.add_argument("--sections", default="encoder,retail,rules,cold,synthetic",
+                        help="comma-separated: encoder, retail, rules, cold, synthetic")
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     model = ModelRef(MINILM_L6_INT8.name)
 
     # -- 1. the encoder alone, in this process ----------------------------------------------------
     titles = [f"{a} {n} #{i}" for i, (a, n) in enumerate(
         (a, n) for a in ("Rustic", "Modern", "Vintage", "Nordic") for n in ("Mug", "Watering Can", "Yoga Mat", "Lamp")
     )] * 125
-    for threads in (1, 2):
+    for threads in ((1, 2) if "encoder" in sections else ()):
         encoder = cached_encoder(model, threads)
         encoder.encode(titles[:64])
         started = time.monotonic()
@@ -153,8 +161,8 @@ def main() -> int:
     synthetic = generate_items(spark, spec).select(
         "item_id", "title", "category", "category_path", F.col("price").alias("latest_price"),
         F.lit(DAY).alias("first_seen"), F.lit(DAY).alias("last_seen"))
-    texts = with_item_text(synthetic.limit(args.spark_titles)).localCheckpoint()
-    for partitions in (1, int(args.cores)):
+    texts = with_item_text(synthetic.limit(args.spark_titles))
+    for partitions in ((1, int(args.cores)) if "encoder" in sections else ()):
         started = time.monotonic()
         n = embed_texts(texts, model, num_partitions=partitions).count()
         print(f"embed_texts on local[{args.cores}], {partitions} task(s): {n / (time.monotonic() - started):,.0f} titles/s "
@@ -165,35 +173,45 @@ def main() -> int:
     if not retail.exists(ITEMS):
         ingest_retail(args.retail_warehouse, args.cores)
     n_items = retail.read(ITEMS).count()
+    if "retail" in sections:
+        retail_job(spark, args.retail_warehouse, n_items)
+    families = retail.read("item_families").where(F.col("dt") == F.lit(DAY))
+    if "cold" in sections:
+        cold_slice_on_retail(spark, retail, DAY)
+    if "synthetic" in sections:
+        synthetic_job(spark, synthetic, args.synthetic_warehouse, args.synthetic_items)
+    if "rules" in sections:  # last: FPGrowth on wide family baskets is the memory-hungry step
+        category_rules_from_families(spark, retail, families, args.rules_min_support)
+    spark.stop()
+    return 0
+
+
+def retail_job(spark, warehouse: str, n_items: int) -> None:
     # start from no embeddings: the bench owns this warehouse's text tables
     for table in ("item_embeddings", "similar_items_text", "item_families"):
-        path = Path(args.retail_warehouse) / table
+        path = Path(warehouse) / table
         if path.exists():
             subprocess.run(["rm", "-rf", str(path)], check=True)
-    seconds, summary = job(spark, args.retail_warehouse, DAY)
+    seconds, summary = job(spark, warehouse, DAY)
     print(f"embed job, Online Retail ({n_items:,} items), first run: {seconds:.0f}s  {summary}")
-    seconds, summary = job(spark, args.retail_warehouse, DAY + dt.timedelta(days=1))
+    seconds, summary = job(spark, warehouse, DAY + dt.timedelta(days=1))
     print(f"embed job, Online Retail, next day (nothing changed): {seconds:.0f}s  embedded={summary['embedded']} "
           f"carried_over={summary['carried_over']}")
-    families = TableStore(spark, args.retail_warehouse, "embedded").read("item_families").where(F.col("dt") == F.lit(DAY))
+    families = TableStore(spark, warehouse, "embedded").read("item_families").where(F.col("dt") == F.lit(DAY))
     print("Online Retail families (k, silhouette, largest):")
     for row in (families.groupBy("family", "k", "silhouette").agg(F.count(F.lit(1)).alias("n"))
                 .orderBy(F.col("n").desc()).limit(12).collect()):
         print(f"  {row['n']:5d}  {row['family']}  (k={row['k']}, silhouette={row['silhouette']})")
 
-    category_rules_from_families(spark, retail, families)
-    cold_slice_on_retail(spark, retail, DAY)
 
-    # -- 4. synthetic 100,000 items ------------------------------------------------------------------
-    subprocess.run(["rm", "-rf", args.synthetic_warehouse], check=True)
-    store = TableStore(spark, args.synthetic_warehouse, "embedded")
-    store.overwrite(ITEMS, synthetic.limit(args.synthetic_items), partition_by=())
-    seconds, summary = job(spark, args.synthetic_warehouse, DAY, "--set", "similar.num_blocks=8",
-                           "--set", "families.k=48")
-    print(f"embed job, synthetic ({args.synthetic_items:,} items; similar k=10 in 8x8 blocks, families k=48): "
+
+def synthetic_job(spark, synthetic, warehouse: str, n_items: int) -> None:
+    subprocess.run(["rm", "-rf", warehouse], check=True)
+    store = TableStore(spark, warehouse, "embedded")
+    store.overwrite(ITEMS, synthetic.limit(n_items), partition_by=())
+    seconds, summary = job(spark, warehouse, DAY, "--set", "similar.num_blocks=8", "--set", "families.k=48")
+    print(f"embed job, synthetic ({n_items:,} items; similar k=10 in 8x8 blocks, families k=48): "
           f"{seconds:.0f}s  embedded={summary['embedded']}")
-    spark.stop()
-    return 0
 
 
 if __name__ == "__main__":
