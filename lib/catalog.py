@@ -28,6 +28,7 @@ from lib.schemas import recs as S_RECS
 from lib.schemas import report as S_REPORT
 from lib.schemas import rules as S_RULES
 from lib.schemas import runs as S_RUNS
+from lib.schemas import text as S_TEXT
 
 # How the shared writer writes a table.
 REPLACE = "replace"  # replace the run's dt partitions (re-runs replace, other dates stay)
@@ -95,6 +96,12 @@ TABLES: tuple[Table, ...] = (
           "Time-split metrics per window, model, parameters, view and slice."),
     Table(S_RUNS.TUNED_PARAMETERS, S_RUNS.TUNED_PARAMETERS_SCHEMA, DT, "evaluate",
           "Every point evaluate searched on the tuning window; `selected` rows are what als serves."),
+    Table(S_TEXT.ITEM_EMBEDDINGS, S_TEXT.ITEM_EMBEDDINGS_SCHEMA, DT, "embed",
+          "Sentence embedding of each item's title and category (pretrained MiniLM), carried over when unchanged."),
+    Table(S_TEXT.SIMILAR_ITEMS_TEXT, S_TEXT.SIMILAR_ITEMS_TEXT_SCHEMA, DT, "embed",
+          "Most similar items per item by text (exact top-k cosine of the embeddings)."),
+    Table(S_TEXT.ITEM_FAMILIES, S_TEXT.ITEM_FAMILIES_SCHEMA, DT, "embed",
+          "Product families: clusters of the embeddings, named by their most typical title words."),
     Table(S_PATHS.PURCHASE_PATHS, S_PATHS.PURCHASE_PATHS_SCHEMA, DT, "paths",
           "Frequent purchase paths (PrefixSpan): support, P(next step | prefix), lift, FDR and privacy status."),
     Table(S_PATHS.NEXT_ITEMS, S_PATHS.NEXT_ITEMS_SCHEMA, DT, "paths",

@@ -1,0 +1,148 @@
+"""Product text embeddings: what each product is, from its title and category, before anyone buys it.
+
+    spark-submit jobs/embed.py --env local --date 2024-03-31 [--set model.name=minilm-l6-int8 ...]
+
+Reads `items` (and the latest `item_embeddings` before --date); writes item_embeddings (only new or
+changed texts are embedded, the rest carried over), similar_items_text and item_families with
+dt = --date (re-runs replace). See docs/embeddings.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lib.config import ConfigError, JobConfig
+from lib.jobkit import config_from_args, job_parser, run_job
+from lib.schemas.events import ITEMS, ITEMS_SCHEMA
+from lib.schemas.text import ITEM_EMBEDDINGS, ITEM_EMBEDDINGS_SCHEMA, SIMILAR_ITEMS_TEXT
+from lib.storage import TableStore
+from lib.text.families import ALGORITHMS, FamilyParams
+from lib.text.model import MODELS, ModelRef
+from lib.text.pipeline import TextFlowParams, text_tables
+
+JOB = "embed"
+log = logging.getLogger(f"cobuy.{JOB}")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    name: str = "minilm-l6-int8"
+    onnx_path: str = ""  # "" = the model's file from its installed package
+    tokenizer_path: str = ""
+    batch_size: int = 64
+    num_partitions: int = 2
+
+
+@dataclass(frozen=True)
+class SimilarParams:
+    k: int = 10  # 0 = do not write similar_items_text
+    num_blocks: int = 4
+
+
+@dataclass(frozen=True)
+class FamiliesParams:
+    enabled: bool = True
+    k: int = 0  # 0 = the best of k_candidates by silhouette
+    k_candidates: tuple[int, ...] = (8, 16, 32)
+    algorithm: str = "kmeans"
+    max_iter: int = 20
+    seed: int = 7
+    name_words: int = 3
+
+
+@dataclass(frozen=True)
+class EmbedParams:
+    model: ModelParams = field(default_factory=ModelParams)
+    similar: SimilarParams = field(default_factory=SimilarParams)
+    families: FamiliesParams = field(default_factory=FamiliesParams)
+
+
+def validate(params: EmbedParams, source: str) -> EmbedParams:
+    fam = params.families
+    checks = [
+        ("model.name", params.model.name in MODELS, f"one of {', '.join(sorted(MODELS))}", params.model.name),
+        ("model.batch_size", params.model.batch_size >= 1, "at least 1", params.model.batch_size),
+        ("model.num_partitions", params.model.num_partitions >= 1, "at least 1", params.model.num_partitions),
+        ("similar.k", params.similar.k >= 0, ">= 0", params.similar.k),
+        ("similar.num_blocks", params.similar.num_blocks >= 1, "at least 1", params.similar.num_blocks),
+        ("families.k", fam.k >= 0, ">= 0", fam.k),
+        ("families.k_candidates", fam.k > 0 or (bool(fam.k_candidates) and min(fam.k_candidates) >= 2),
+         "non-empty, each at least 2, when families.k is 0", fam.k_candidates),
+        ("families.algorithm", fam.algorithm in ALGORITHMS, " or ".join(ALGORITHMS), fam.algorithm),
+        ("families.name_words", fam.name_words >= 1, "at least 1", fam.name_words),
+    ]
+    for key, ok, must, value in checks:
+        if not ok:
+            raise ConfigError(f"{source}: key '{key}' must be {must}, got {value!r}")
+    return params
+
+
+def parse_args(argv: Sequence[str]) -> JobConfig[EmbedParams]:
+    parser = job_parser(JOB, "Embed item texts; similar products and product families by text.")
+    config = config_from_args(JOB, EmbedParams, parser.parse_args(argv))
+    validate(config.params, config.sources[0] if config.sources else JOB)
+    return config
+
+
+def flow_params(params: EmbedParams) -> TextFlowParams:
+    fam = params.families
+    families = FamilyParams(fam.k, fam.k_candidates, fam.algorithm, fam.max_iter, fam.seed, fam.name_words)
+    return TextFlowParams(
+        model=ModelRef(params.model.name, params.model.onnx_path, params.model.tokenizer_path),
+        batch_size=params.model.batch_size, num_partitions=params.model.num_partitions,
+        similar_k=params.similar.k, similar_num_blocks=params.similar.num_blocks,
+        families=families if fam.enabled else None,
+    )
+
+
+def run(spark: SparkSession, config: JobConfig[EmbedParams]) -> dict[str, object]:
+    run_date, storage = config.run_date, config.storage
+    store = TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution)
+    items = store.read(ITEMS, empty_schema=ITEMS_SCHEMA)
+    previous = store.read(ITEM_EMBEDDINGS, end=run_date - dt.timedelta(days=1), empty_schema=ITEM_EMBEDDINGS_SCHEMA)
+    tables = text_tables(items, previous, run_date, flow_params(config.params))
+    for table, frame in tables.items():
+        store.replace_partitions(table, frame, dates=[run_date])
+    embeddings = tables[ITEM_EMBEDDINGS]
+    fresh = embeddings.where(F.col("embedded_dt") == F.lit(run_date)).count()
+    summary: dict[str, object] = {"items": items.count(), "embedded": fresh, "carried_over": embeddings.count() - fresh}
+    if SIMILAR_ITEMS_TEXT in tables:
+        summary["similar_examples"] = similar_examples(store, items, run_date)
+        for line in summary["similar_examples"]:
+            log.info("similar by text: %s", line)
+    return summary
+
+
+def similar_examples(store: TableStore, items, run_date: dt.date, n_items: int = 2, k: int = 3) -> list[str]:
+    """'title -> title; title; title' for the first `n_items` items by id (a bounded sample for the log)."""
+    similar = store.read(SIMILAR_ITEMS_TEXT, start=run_date, end=run_date).where(F.col("rank") <= k)
+    titles = items.select("item_id", "title")
+    first = similar.select("item_id").distinct().orderBy("item_id").limit(n_items)
+    rows = (
+        similar.join(first, on="item_id", how="left_semi")
+        .join(titles, on="item_id", how="left")
+        .join(titles.select(F.col("item_id").alias("similar_item_id"), F.col("title").alias("similar_title")),
+              on="similar_item_id", how="left")
+        .orderBy("item_id", "rank")
+        .collect()
+    )
+    lines: dict[str, list[str]] = {}
+    for row in rows:
+        lines.setdefault(f"{row['title'] or row['item_id']}", []).append(
+            f"{row['similar_title'] or row['similar_item_id']} ({row['score']:.2f})")
+    return [f"{title} -> {'; '.join(similar)}" for title, similar in lines.items()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_job(JOB, parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
