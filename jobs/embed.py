@@ -15,14 +15,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lib.config import ConfigError, JobConfig
-from lib.jobkit import config_from_args, job_parser, run_job
-from lib.schemas.events import ITEMS, ITEMS_SCHEMA
-from lib.schemas.text import ITEM_EMBEDDINGS, ITEM_EMBEDDINGS_SCHEMA, SIMILAR_ITEMS_TEXT
-from lib.storage import TableStore
+from lib.jobkit import config_from_args, job_parser, open_store, run_job
+from lib.outputs import read_consistent, start_run, write_outputs
+from lib.schemas.events import ITEMS
+from lib.schemas.text import ITEM_EMBEDDINGS, SIMILAR_ITEMS_TEXT
 from lib.text.families import ALGORITHMS, FamilyParams
 from lib.text.model import MODELS, ModelRef
 from lib.text.pipeline import TextFlowParams, text_tables
@@ -103,26 +103,28 @@ def flow_params(params: EmbedParams) -> TextFlowParams:
 
 
 def run(spark: SparkSession, config: JobConfig[EmbedParams]) -> dict[str, object]:
-    run_date, storage = config.run_date, config.storage
-    store = TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution)
-    items = store.read(ITEMS, empty_schema=ITEMS_SCHEMA)
-    previous = store.read(ITEM_EMBEDDINGS, end=run_date - dt.timedelta(days=1), empty_schema=ITEM_EMBEDDINGS_SCHEMA)
-    tables = text_tables(items, previous, run_date, flow_params(config.params))
-    for table, frame in tables.items():
-        store.replace_partitions(table, frame, dates=[run_date])
-    embeddings = tables[ITEM_EMBEDDINGS]
+    run_date, tables = config.run_date, config.catalog()
+    job_run, store = start_run(JOB, run_date), open_store(spark, config)
+    items, _ = read_consistent(store, tables, ITEMS, empty_if_missing=True)
+    previous, _ = read_consistent(store, tables, ITEM_EMBEDDINGS, end=run_date - dt.timedelta(days=1),
+                                  empty_if_missing=True)
+    outputs = text_tables(items, previous, run_date, flow_params(config.params))
+    record = write_outputs(store, tables, outputs, job_run)
+    embeddings, _ = read_consistent(store, tables, ITEM_EMBEDDINGS, start=run_date, end=run_date)
     fresh = embeddings.where(F.col("embedded_dt") == F.lit(run_date)).count()
-    summary: dict[str, object] = {"items": items.count(), "embedded": fresh, "carried_over": embeddings.count() - fresh}
-    if SIMILAR_ITEMS_TEXT in tables:
-        summary["similar_examples"] = similar_examples(store, items, run_date)
+    summary: dict[str, object] = {"items": items.count(), "embedded": fresh, "carried_over": embeddings.count() - fresh,
+                                  "run_id": record.run_id}
+    if SIMILAR_ITEMS_TEXT in outputs:
+        similar, _ = read_consistent(store, tables, SIMILAR_ITEMS_TEXT, start=run_date, end=run_date)
+        summary["similar_examples"] = similar_examples(similar, items)
         for line in summary["similar_examples"]:
             log.info("similar by text: %s", line)
     return summary
 
 
-def similar_examples(store: TableStore, items, run_date: dt.date, n_items: int = 2, k: int = 3) -> list[str]:
+def similar_examples(similar: DataFrame, items: DataFrame, n_items: int = 2, k: int = 3) -> list[str]:
     """'title -> title; title; title' for the first `n_items` items by id (a bounded sample for the log)."""
-    similar = store.read(SIMILAR_ITEMS_TEXT, start=run_date, end=run_date).where(F.col("rank") <= k)
+    similar = similar.where(F.col("rank") <= k)
     titles = items.select("item_id", "title")
     first = similar.select("item_id").distinct().orderBy("item_id").limit(n_items)
     rows = (
