@@ -22,7 +22,8 @@ from lib.dates import window_first_day
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import plain, read_consistent, read_inputs, start_run, write_outputs
 from lib.recs.flow import als_outputs, latest_companions, served_counts
-from lib.recs.serving import COMPANIONS_INPUT, DEFAULT_SOURCES, RecommenderConfig, check_sources
+from lib.recs.serving import COMPANIONS_INPUT, RecommenderConfig, check_sources
+from lib.recs.sources import sources_for
 from lib.recs.similar import SimilarItemsParams
 from lib.recs.tuned import apply_tuned, latest_selected
 from lib.schemas.events import EVENTS, ITEMS
@@ -41,7 +42,7 @@ class AlsJobParams:
     use_tuned: bool = True  # serve the latest selected tuned_parameters dated <= --date
 
     def __post_init__(self) -> None:
-        check_sources(self.recommender, DEFAULT_SOURCES)
+        check_sources(self.recommender, sources_for(self.recommender))
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig[AlsJobParams]:
@@ -57,13 +58,15 @@ def run(spark: SparkSession, config: JobConfig[AlsJobParams]) -> dict:
     settings = apply_tuned(params.recommender, tuned) if params.use_tuned else params.recommender
     first_day = window_first_day(run_date, settings.window_days)
     events = read_consistent(store, tables, EVENTS, start=first_day, end=run_date)[0].cache()
-    inputs = read_inputs(store, tables, {ITEMS, *[i for src in DEFAULT_SOURCES.values() for i in src.inputs]}, run_date)
+    sources = sources_for(settings)
+    inputs = read_inputs(store, tables, {ITEMS, *[i for src in sources.values() for i in src.inputs]}, run_date)
     companions = latest_companions(
         read_consistent(store, tables, BOUGHT_TOGETHER, run_before=run_date, empty_if_missing=True)[0], run_date)
     result = als_outputs(
         events, {**inputs, **({COMPANIONS_INPUT: companions} if companions is not None else {})},
         read_consistent(store, tables, ID_MAP_USERS, empty_if_missing=True)[0],
         read_consistent(store, tables, ID_MAP_ITEMS, empty_if_missing=True)[0], run_date, settings, params.similar,
+        sources,
     )
     model_path = join_path(config.storage.warehouse, "_models", "als", f"dt={run_date.isoformat()}")
     used = {"recommender": plain(settings), "tuned_from": {m: t["run_id"] for m, t in tuned.items()},

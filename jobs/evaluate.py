@@ -20,7 +20,8 @@ from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import read_consistent, read_inputs, start_run, write_outputs
 from lib.recs.evaluation import AlsGrid, HybridGrid, Search, run_evaluation
 from lib.recs.evaluation_report import evaluation_outputs, evaluation_summary
-from lib.recs.serving import DEFAULT_SOURCES, RecommenderConfig, check_sources
+from lib.recs.serving import RecommenderConfig, check_sources
+from lib.recs.sources import sources_for
 from lib.schemas.events import EVENTS, ITEMS
 
 JOB = "evaluate"
@@ -40,8 +41,8 @@ class EvaluateParams:
     def __post_init__(self) -> None:
         if self.horizon_days < 1 or self.tuning_horizon_days < 0:
             raise ValueError("key 'horizon_days' must be >= 1 and 'tuning_horizon_days' >= 0")
-        check_sources(self.recommender, DEFAULT_SOURCES)
-        self.hybrid_grid.points(DEFAULT_SOURCES)
+        check_sources(self.recommender, sources_for(self.recommender))
+        self.hybrid_grid.points(sources_for(self.recommender))
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig[EvaluateParams]:
@@ -59,7 +60,7 @@ def run(spark: SparkSession, config: JobConfig[EvaluateParams]) -> dict:
         spark.sparkContext.setCheckpointDir(config.storage.checkpoint_dir)
     events, _ = read_consistent(store, tables, EVENTS, end=config.run_date)
     search = Search(params.recommender, params.als_grid, params.hybrid_grid, params.selection_metric,
-                    params.tuning_slices, dict(DEFAULT_SOURCES))
+                    params.tuning_slices, sources_for(params.recommender))
     inputs = read_inputs(store, tables, {ITEMS, *[i for src in search.sources.values() for i in src.inputs]})
     result = run_evaluation(events, inputs, config.run_date, params.horizon_days, params.tuning_horizon_days, search)
     outputs = evaluation_outputs(spark, result, job_run.run_id, config.run_date)

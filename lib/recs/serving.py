@@ -24,6 +24,8 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lib.graph.recommend import GraphRecParams
+from lib.paths.recommend import NextPurchaseParams, validate_next_purchase
 from lib.recs.als import AlsParams
 from lib.recs.baselines import (
     bought_together_from_baskets,
@@ -85,8 +87,13 @@ class RecommenderConfig:
     event_weights: Mapping[str, float] = field(
         default_factory=lambda: {"view": 1.0, "cart": 3.0, "fav": 2.0, "purchase": 5.0, "return": 5.0}
     )
+    # The candidate sources computed (lib.recs.sources.ALL_SOURCES): both jobs serve and measure these.
+    sources: tuple[str, ...] = ("popularity", "buy_again", "co_occurrence", "als")
+    text_half_life_days: float = 60.0  # text: the user's profile = decayed mean of bought items' embeddings
     als: AlsParams = AlsParams()
     hybrid: HybridSettings = HybridSettings()
+    next_purchase: NextPurchaseParams = field(default_factory=NextPurchaseParams)
+    graph: GraphRecParams = field(default_factory=GraphRecParams)
 
     def __post_init__(self) -> None:
         for name in ("window_days", "active_days", "k", "candidate_depth", "popularity_window_days",
@@ -96,6 +103,12 @@ class RecommenderConfig:
         if self.candidate_depth < self.k:
             raise ValueError(f"key 'candidate_depth' ({self.candidate_depth}) must be >= k ({self.k})")
         self.als.validate()
+        if not self.sources or len(set(self.sources)) != len(self.sources):
+            raise ValueError(f"key 'sources' must name each source once, got {list(self.sources)}")
+        if not self.text_half_life_days > 0:
+            raise ValueError(f"key 'text_half_life_days' must be > 0, got {self.text_half_life_days}")
+        validate_next_purchase(self.next_purchase)
+        self.graph.validate()
 
 
 @dataclass(frozen=True)
