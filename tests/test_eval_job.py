@@ -59,7 +59,8 @@ def config_args(conf_dir: Path, *extra: str) -> list[str]:
         "recommender.als.checkpoint_interval=-1", "recommender.als.num_user_blocks=1",
         "recommender.als.num_item_blocks=1", "als_grid.rank=[2]", "als_grid.reg_param=[0.1]",
         "als_grid.alpha=[1.0]", "hybrid_grid.weights={co_occurrence = [0.0, 1.0], als = [0.5]}",
-        'hybrid_grid.normalisation=["rank"]', "run_id=test-run", *extra,
+        'hybrid_grid.normalisation=["rank"]', "run_id=test-run",
+        'recommender.sources=["popularity", "buy_again", "co_occurrence", "als"]', *extra,
     ]
     return ["--env", "test", "--date", RUN_DATE.isoformat(), "--conf-dir", str(conf_dir),
             *[x for s in sets for x in ("--set", s)]]

@@ -75,7 +75,16 @@ def sentences(events: DataFrame, baskets: DataFrame, params: Item2VecParams) -> 
 
 
 def fit_item2vec(sentence_frame: DataFrame, params: Item2VecParams) -> DataFrame:
-    """(item_id, features array<float>): one Word2Vec vector per item seen >= min_count times."""
+    """(item_id, features array<float>): one Word2Vec vector per item seen >= min_count times.
+
+    No item seen that often (a tiny or empty window): no vectors, rather than MLlib's empty-vocabulary error.
+    """
+    vocabulary = (
+        sentence_frame.select(F.explode("sentence").alias("item_id")).groupBy("item_id").count()
+        .where(F.col("count") >= F.lit(params.min_count))
+    )
+    if not vocabulary.limit(1).count():
+        return sentence_frame.sparkSession.createDataFrame([], "item_id string, features array<float>")
     model = Word2Vec(
         vectorSize=params.vector_size, windowSize=params.window_size, minCount=params.min_count,
         maxIter=params.max_iter, stepSize=params.step_size, numPartitions=params.num_partitions,

@@ -12,6 +12,7 @@ Each is fitted on the context's training events only, so the evaluation's split 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
@@ -20,11 +21,13 @@ from pyspark.sql import functions as F
 from lib.graph.pipeline import GraphParams, graph_candidates
 from lib.paths.recommend import recommend_next_purchase
 from lib.recs.serving import DEFAULT_SOURCES, ITEMS_INPUT, CandidateSource, RecommenderConfig, SourceContext
+from lib.schemas.recs import RECOMMENDATIONS_SCHEMA
 from lib.schemas.text import ITEM_EMBEDDINGS
 from lib.text.cold import cold_items
 from lib.text.recommend import recommend_by_text
 
 TEXT, NEXT_PURCHASE, GRAPH = "text", "next_purchase", "graph"
+log = logging.getLogger(__name__)
 
 
 def latest_vectors(embeddings: DataFrame) -> DataFrame:
@@ -50,6 +53,9 @@ def next_purchase_source(ctx: SourceContext, depth: int) -> DataFrame:
 def graph_source(ctx: SourceContext, depth: int) -> DataFrame:
     """The graph of the training baskets (co-occurrence and text cosine), embeddings propagated over it."""
     text = latest_vectors(ctx.require(ITEM_EMBEDDINGS))
+    if not text.limit(1).count():
+        log.warning("graph source: no item_embeddings (run jobs/embed.py): it recommends nothing")
+        return ctx.events.sparkSession.createDataFrame([], RECOMMENDATIONS_SCHEMA)
     params = dataclasses.replace(ctx.settings.graph, k=depth)
     return (
         graph_candidates(ctx.events, ctx.require(ITEMS_INPUT), ctx.users, ctx.as_of, GraphParams(), params, text=text)
