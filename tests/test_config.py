@@ -297,7 +297,7 @@ def test_the_shipped_overlays_load(tmp_path, monkeypatch):
     local = load(conf, env="local")
     cluster = load(conf, env="cluster")
 
-    assert (local.storage.warehouse, local.storage.engine) == (str(tmp_path / "project" / "warehouse"), "auto")
+    assert (local.storage.warehouse, local.storage.engine) == (str(tmp_path / "project" / "warehouse"), "delta-spark")
     assert local.storage.checkpoint_dir == str(tmp_path / "project" / "warehouse" / "_checkpoints")
     assert local.table_path("events") == str(tmp_path / "project" / "warehouse" / "events")
     assert local.spark_conf["spark.master"].startswith("local")

@@ -89,8 +89,8 @@ class DeltaSparkEngine:
         rows = [row.asDict(recursive=True) for row in history.collect()]  # bounded by `limit` / retention
         return [{**row, "cobuy.operation": row.get("userMetadata")} for row in rows]
 
-    def vacuum(self, location: str, retention_hours: int) -> list[str]:
-        """Delete files no version younger than `retention_hours` refers to; returns their paths.
+    def vacuum(self, location: str, retention_hours: int) -> int:
+        """Delete files no version younger than `retention_hours` refers to; returns how many.
 
         The caller chose the retention (the maintenance job validates it), so Delta's 168-hour guard
         is lifted for this call only.
@@ -101,14 +101,14 @@ class DeltaSparkEngine:
         self.spark.conf.set(key, "false")
         try:
             doomed = self.spark.sql(f"VACUUM delta.`{quoted}` RETAIN {int(retention_hours)} HOURS DRY RUN")
-            paths = [row[0] for row in doomed.collect()]  # what vacuum deletes: the garbage, bounded
+            count = doomed.count()  # the files vacuum is about to delete (counted, not collected)
             self._table(location).vacuum(float(retention_hours))
         finally:
             self.spark.conf.set(key, previous)
-        return paths
+        return count
 
     def compact(self, location: str) -> dict[str, int]:
-        """Rewrite small files into bigger ones (OPTIMIZE); the data and its versions are unchanged."""
+        """Rewrite small files into bigger ones (OPTIMIZE): same rows, one new version."""
         metrics = self._table(location).optimize().executeCompaction().first()
         values = metrics[1].asDict(recursive=True) if metrics else {}
         return {"files_added": int(values.get("numFilesAdded", 0)), "files_removed": int(values.get("numFilesRemoved", 0))}

@@ -108,7 +108,7 @@ class EmbeddedEngine:
     def history(self, location: str, limit: int | None) -> list[dict]:
         return self._open(location).history(limit)
 
-    def vacuum(self, location: str, retention_hours: int) -> list[str]:
+    def vacuum(self, location: str, retention_hours: int) -> int:
         table = self._open(location)
         removed = table.vacuum(
             retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True
@@ -120,7 +120,7 @@ class EmbeddedEngine:
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed.append(str(leftover.relative_to(local_path(location))))
         _remove_if_empty(staging)
-        return removed
+        return len(removed)
 
     def compact(self, location: str) -> dict[str, int]:
         """Rewrite small files into bigger ones with delta-rs (one new version, same rows)."""

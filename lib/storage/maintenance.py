@@ -38,7 +38,7 @@ def maintain_tables(
         vacuumed = store.vacuum(table, retention_hours)
         version = int(store.history(table, 1)[0]["version"])
         done.append(TableMaintenance(
-            table, compacted["files_removed"], compacted["files_added"], len(vacuumed), version
+            table, compacted["files_removed"], compacted["files_added"], vacuumed, version
         ))
     return done
 

@@ -104,8 +104,9 @@ class TableStore:
     def history(self, table: str, limit: int | None = None) -> list[dict]:
         return self.engine.history(self.path(table), limit)
 
-    def vacuum(self, table: str, retention_hours: int = DEFAULT_VACUUM_HOURS) -> list[str]:
-        """Delete files no version at most `retention_hours` old refers to, and abandoned staging."""
+    def vacuum(self, table: str, retention_hours: int = DEFAULT_VACUUM_HOURS) -> int:
+        """Delete files no version at most `retention_hours` old refers to, and abandoned staging;
+        returns how many files (and staging folders) were deleted."""
         return self.engine.vacuum(self.path(table), retention_hours)
 
     def compact(self, table: str) -> dict[str, int]:
