@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from lib.config import ConfigError, JobConfig
-from lib.jobkit import config_from_args, job_parser, run_job
-from lib.schemas.maintenance import MAINTENANCE_LOG, MAINTENANCE_LOG_SCHEMA
-from lib.storage import TableStore
+from lib.jobkit import config_from_args, job_parser, open_store, run_job
+from lib.outputs import start_run, write_outputs
+from lib.schemas.maintenance import MAINTENANCE_LOG
 from lib.storage.maintenance import maintain_tables, maintenance_log
 
 JOB = "maintenance"
@@ -54,11 +54,11 @@ def parse_args(argv: Sequence[str]) -> JobConfig[MaintenanceParams]:
 
 
 def run(spark: SparkSession, config: JobConfig[MaintenanceParams]) -> str:
-    storage, params = config.storage, config.params
-    store = TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution)
+    params, tables = config.params, config.catalog()
+    job_run, store = start_run(JOB, config.run_date), open_store(spark, config)
     done = maintain_tables(store, params.tables, params.retention_hours, params.compact)
     frame = maintenance_log(spark, done, store.engine_name, params.retention_hours, config.run_date)
-    store.replace_partitions(MAINTENANCE_LOG, frame, dates=[config.run_date], schema=MAINTENANCE_LOG_SCHEMA)
+    write_outputs(store, tables, {MAINTENANCE_LOG: frame}, job_run)
     vacuumed = sum(m.files_vacuumed for m in done)
     compacted = sum(m.files_compacted for m in done)
     return (

@@ -24,6 +24,7 @@ from lib.schemas import graph as S_GRAPH
 from lib.schemas import paths as S_PATHS
 from lib.schemas import events as S_EVENTS
 from lib.schemas import ingest as S_INGEST
+from lib.schemas import maintenance as S_MAINTENANCE
 from lib.schemas import recs as S_RECS
 from lib.schemas import report as S_REPORT
 from lib.schemas import rules as S_RULES
@@ -122,6 +123,8 @@ TABLES: tuple[Table, ...] = (
           "Text and behaviour embeddings propagated over the normalised graph (LightGCN style)."),
     Table(S_REPORT.RULE_TRENDS, S_REPORT.RULE_TRENDS_SCHEMA, DT, "report",
           "Rules of the run date against a week before: appeared, vanished, strengthened, weakened, stable."),
+    Table(S_MAINTENANCE.MAINTENANCE_LOG, S_MAINTENANCE.MAINTENANCE_LOG_SCHEMA, DT, "maintenance",
+          "Per maintenance run and table: files compacted, files vacuumed, retention and version after."),
     Table(S_RUNS.JOB_RUNS, S_RUNS.JOB_RUNS_SCHEMA, DT, ANY_JOB,
           "One row per finished job run with the version of every table it wrote.", APPEND),
 )

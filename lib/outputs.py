@@ -116,11 +116,12 @@ def conform(frame: DataFrame, table: Table, physical: str | None = None) -> Data
 def _write_one(
     store: TableStore, table: Table, physical: str, frame: DataFrame, dates: Sequence[dt.date]
 ) -> WriteResult:
+    # The catalogue's schema is declared with every write, so NOT NULL holds from a table's first write on.
     if table.write == REPLACE:
-        return store.replace_partitions(physical, frame, dates=list(dates))
+        return store.replace_partitions(physical, frame, dates=list(dates), schema=table.schema)
     if table.write == OVERWRITE:
-        return store.overwrite(physical, frame, partition_by=table.partition_by)
-    return store.append(physical, frame, partition_by=table.partition_by)
+        return store.overwrite(physical, frame, partition_by=table.partition_by, schema=table.schema)
+    return store.append(physical, frame, partition_by=table.partition_by, schema=table.schema)
 
 
 def write_outputs(
@@ -172,7 +173,8 @@ def append_run(store: TableStore, tables: Catalog, record: RunRecord) -> None:
         dict(record.table_versions), record.details, record.run_date,
     )
     frame = store.spark.createDataFrame([row], JOB_RUNS_SCHEMA)
-    store.append(tables.physical(JOB_RUNS), frame, partition_by=tables.table(JOB_RUNS).partition_by)
+    store.append(tables.physical(JOB_RUNS), frame, partition_by=tables.table(JOB_RUNS).partition_by,
+                 schema=JOB_RUNS_SCHEMA)
 
 
 # ---------------------------------------------------------------------------------------------
