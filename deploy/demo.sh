@@ -40,14 +40,24 @@ if [[ ! -s "$KEY" ]]; then
   mkdir -p "$(dirname "$KEY")" && (umask 077 && "$BIN/python" -c 'import secrets; print(secrets.token_hex(32))' >"$KEY")
 fi
 step ingest --from "$FIRST" --to "$DATE" --set secret_file="$KEY"
+step embed --date "$DATE"
 step fpgrowth --date "$WEEK_BEFORE" --set window_days="$RULE_WINDOW"
 step fpgrowth --date "$DATE" --set window_days="$RULE_WINDOW"
 step paths --date "$DATE"
-step als --date "$DATE"
+# evaluate before als closes the tuning loop: als serves the parameters evaluate selected (tuned_parameters).
 step evaluate --date "$DATE"
+step als --date "$DATE"
+step graph --date "$DATE"
 step summary --date "$DATE" --set report_file="warehouse/_reports/summary-$DATE.txt"
 step report --date "$DATE"
 cat "warehouse/_reports/summary-$DATE.txt"
+echo
+echo "Similar products by text (jobs/embed.py):"
+grep -o 'similar by text: .*' "$LOGS/embed.log" | head -2 | sed 's/^/  /'
+echo "Top purchase paths (jobs/paths.py):"
+grep -o "'top_paths': \[[^]]*\]" "$LOGS/paths.log" | tail -1 | cut -c1-400 | sed 's/^/  /'
+echo "The product graph's three strongest bridges (jobs/graph.py):"
+grep -A3 'the three strongest bridges' "$LOGS/graph.log" | tail -3
 # Which Delta writer committed the tables (the log's engineInfo: delta-spark writes "Delta-Lake/<v>").
 engine=$(grep -ho '"engineInfo":"[^"]*"' warehouse/events/_delta_log/*.json | sort -u | cut -d'"' -f4 | tr '\n' ' ')
 echo "tables written with: ${engine:-delta-rs (embedded engine)}"

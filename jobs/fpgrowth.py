@@ -2,7 +2,8 @@
 
     spark-submit jobs/fpgrowth.py --env local --date 2024-03-31 [--set min_count=20 ...]
 
-Reads `events` over the `window_days` ending at --date and `items`; writes frequent_itemsets,
+Reads `events` over the `window_days` ending at --date, `items` (items without a category take their
+product family from `item_families` when jobs/embed.py has run); writes frequent_itemsets,
 association_rules, bought_together, category_rules and bundles with dt = --date (re-runs replace).
 The flow is `lib.rules.flow.rules_outputs`; the parameters and their checks are `FPGrowthParams`.
 """
@@ -20,6 +21,9 @@ from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import read_consistent, start_run, write_outputs
 from lib.rules.flow import FPGrowthParams, rules_outputs
 from lib.schemas.events import EVENTS, ITEMS
+from lib.schemas.text import ITEM_FAMILIES
+from lib.text.embed import latest_partition
+from lib.text.families import with_family_categories
 
 JOB = "fpgrowth"
 
@@ -36,7 +40,8 @@ def run(spark: SparkSession, config: JobConfig[FPGrowthParams]) -> dict[str, obj
     first_day = window_first_day(run_date, params.window_days)
     events, _ = read_consistent(store, tables, EVENTS, start=first_day, end=run_date, empty_if_missing=True)
     items, _ = read_consistent(store, tables, ITEMS, empty_if_missing=True)
-    result = rules_outputs(events, items, run_date, params)
+    families, _ = read_consistent(store, tables, ITEM_FAMILIES, end=run_date, empty_if_missing=True)
+    result = rules_outputs(events, with_family_categories(items, latest_partition(families)), run_date, params)
     try:
         record = write_outputs(store, tables, result.outputs, job_run)
     finally:

@@ -24,6 +24,7 @@ from lib.recs.serving import DEFAULT_SOURCES, ITEMS_INPUT, CandidateSource, Reco
 from lib.schemas.recs import RECOMMENDATIONS_SCHEMA
 from lib.schemas.text import ITEM_EMBEDDINGS
 from lib.text.cold import cold_items
+from lib.text.embed import latest_partition
 from lib.text.recommend import recommend_by_text
 
 TEXT, NEXT_PURCHASE, GRAPH = "text", "next_purchase", "graph"
@@ -32,10 +33,7 @@ log = logging.getLogger(__name__)
 
 def latest_vectors(embeddings: DataFrame) -> DataFrame:
     """(item_id, vector) of the newest dt partition of item_embeddings (empty when it has none)."""
-    if "dt" not in embeddings.columns:
-        return embeddings.select("item_id", "vector")
-    newest = embeddings.agg(F.max("dt").alias("newest"))
-    return embeddings.join(newest, on=F.col("dt") == F.col("newest"), how="inner").select("item_id", "vector")
+    return latest_partition(embeddings).select("item_id", "vector")
 
 
 def text_source(ctx: SourceContext, depth: int) -> DataFrame:
