@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lib.catalog import OVERWRITE, REPLACE, Catalog, Table
+from lib.progress import Progress
 from lib.schemas.runs import JOB_RUNS, JOB_RUNS_SCHEMA, RUN_COMPLETE, RUN_FAILED
 from lib.storage import SchemaMismatchError, TableStore, WriteResult
 
@@ -143,10 +144,12 @@ def write_outputs(
     conformed = {name: conform(frame, tables.table(name), tables.physical(name)) for name, frame in outputs.items()}
     versions: dict[str, int] = {}
     details_json = json.dumps(plain(details), sort_keys=True, default=str) if details is not None else None
+    progress = Progress(run.job, log)  # one line per table: the writes are where the lazy flow runs
     try:
         for name, frame in conformed.items():
             physical = tables.physical(name)
-            result = _write_one(store, tables.table(name), physical, frame, dates)
+            with progress.stage(f"write {physical}"):
+                result = _write_one(store, tables.table(name), physical, frame, dates)
             versions[physical] = int(result.version)
             if after_write is not None:
                 after_write(name, result)
