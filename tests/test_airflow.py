@@ -31,8 +31,10 @@ DESIGNED_EDGES = {
     ("ingest", "fpgrowth"), ("ingest", "als"),
     ("fpgrowth", "evaluate_due"), ("als", "evaluate_due"), ("evaluate_due", "evaluate"),
     ("fpgrowth", "maintenance_due"), ("als", "maintenance_due"), ("maintenance_due", "maintenance"),
+    ("ingest", "embed"), ("ingest", "paths"),
+    ("fpgrowth", "graph"), ("als", "graph"), ("embed", "graph"), ("paths", "graph"), ("graph", "report"),
 }
-SPARK_TASKS = {"ingest", "fpgrowth", "als", "evaluate", "maintenance"}
+SPARK_TASKS = {"ingest", "fpgrowth", "als", "evaluate", "maintenance", "embed", "paths", "graph", "report"}
 
 PROBE = r"""
 import datetime as dt, json, sys
