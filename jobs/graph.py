@@ -1,6 +1,6 @@
 """The product graph: fused item-item edges, communities and hubs, bridges, bundles, propagated embeddings.
 
-    spark-submit jobs/graph.py --env local --date 2024-03-31 [--set fusion.top_k=10 ...]
+    spark-submit jobs/graph.py --env local --date 2024-03-31 [--set graph.fusion.top_k=10 ...]
 
 Reads `events` of the window ending at --date, `items`, and whichever signal tables exist (latest
 partition up to --date): association_rules (else bought_together), similar_items (else item_factors),

@@ -28,15 +28,14 @@ log = logging.getLogger(f"cobuy.{JOB}")
 
 @dataclass(frozen=True)
 class MaintenanceParams:
-    tables: tuple[str, ...]
+    # Warehouse tables to maintain; empty = every table of the catalogue. A table not yet written is skipped.
+    maintained_tables: tuple[str, ...] = ()
     retention_hours: int = MIN_RETENTION_HOURS
     compact: bool = True
     allow_short_retention: bool = False  # tests and one-off erasures only
 
 
 def validate(params: MaintenanceParams, source: str) -> None:
-    if not params.tables:
-        raise ConfigError(f"{source}: key 'tables' must name at least one table")
     if params.retention_hours < 0:
         raise ConfigError(f"{source}: key 'retention_hours' must be >= 0, got {params.retention_hours}")
     if params.retention_hours < MIN_RETENTION_HOURS and not params.allow_short_retention:
@@ -56,7 +55,8 @@ def parse_args(argv: Sequence[str]) -> JobConfig[MaintenanceParams]:
 def run(spark: SparkSession, config: JobConfig[MaintenanceParams]) -> str:
     params, tables = config.params, config.catalog()
     job_run, store = start_run(JOB, config.run_date), open_store(spark, config)
-    done = maintain_tables(store, params.tables, params.retention_hours, params.compact)
+    names = params.maintained_tables or tuple(tables.physical(name) for name in tables.tables)
+    done = maintain_tables(store, names, params.retention_hours, params.compact)
     frame = maintenance_log(spark, done, store.engine_name, params.retention_hours, config.run_date)
     write_outputs(store, tables, {MAINTENANCE_LOG: frame}, job_run)
     vacuumed = sum(m.files_vacuumed for m in done)

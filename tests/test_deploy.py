@@ -203,6 +203,8 @@ def test_pipeline_is_the_designed_graph() -> None:
     assert pipeline_edges(pipeline) == {
         ("ingest", "fpgrowth"), ("ingest", "als"), ("fpgrowth", "evaluate"), ("als", "evaluate"),
         ("fpgrowth", "maintenance"), ("als", "maintenance"),
+        ("ingest", "embed"), ("ingest", "paths"),
+        ("fpgrowth", "graph"), ("als", "graph"), ("embed", "graph"), ("paths", "graph"), ("graph", "report"),
     }
     assert pipeline["tasks"]["maintenance"]["gate"] == "maintenance_day"
     assert pipeline["tasks"]["evaluate"]["gate"] == "evaluation_day"
