@@ -39,8 +39,9 @@ def run(spark: SparkSession, config: JobConfig[ShopSpec]) -> str:
         F.count(F.lit(1)).alias("events"),
         F.sum(F.when(F.col("event_type") == "purchase", 1).otherwise(0)).alias("purchases"),
     )
-    # Dynamic partition overwrite (set by lib.session): only the generated days' folders are replaced.
-    (raw.write.mode("overwrite").partitionBy(DAY_FOLDER_COLUMN).option("header", True).csv(output))
+    # Dynamic partition overwrite, for this write only: just the generated days' folders are replaced.
+    (raw.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(DAY_FOLDER_COLUMN)
+     .option("header", True).csv(output))
     truth = ground_truth(spark, plan_bundles(spec), spec.bundle_strength)
     truth.coalesce(1).write.mode("overwrite").option("header", True).csv(join_path(output, GROUND_TRUTH_DIR))
     counts = observed.get
