@@ -111,7 +111,13 @@ def conform(frame: DataFrame, table: Table, physical: str | None = None) -> Data
     ) + wrong
     if problems:
         raise SchemaMismatchError(f"table '{name}' ({table.producer}): {'; '.join(problems)}; nothing was written")
-    return frame.select(*[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in table.schema.fields])
+    # Same type but for nullability (an array's elements, a map's values): no cast, which Spark cannot
+    # do towards non-null; the catalogue schema declared with the write keeps the table's nullability.
+    return frame.select(*[
+        (F.col(f"`{f.name}`") if fields[f.name].dataType.simpleString() == f.dataType.simpleString()
+         else F.col(f"`{f.name}`").cast(f.dataType)).alias(f.name)
+        for f in table.schema.fields
+    ])
 
 
 def _write_one(

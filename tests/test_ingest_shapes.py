@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from jobs import fpgrowth, ingest
 from lib.ingest.audit import ReconciliationError
 from lib.rules.baskets import build_baskets, count_unbasketed
+from lib.rules.flow import NoBasketsError
 from lib.schemas.ingest import EVENT_SEQUENCES, INGEST_AUDIT, INGEST_FILES
 
 SHAPES = Path(__file__).parent / "fixtures" / "ingest_shapes"
@@ -129,7 +130,7 @@ def test_grocery_member_date_item(spark, store, warehouse, tmp_path):
     assert_df_equality(itemsets, spark.createDataFrame(
         [(["whole milk"], 3), (["yogurt"], 3), (["rolls/buns"], 2), (["whole milk", "yogurt"], 2)],
         "items array<string>, count long"), ignore_row_order=True, ignore_nullable=True)
-    with pytest.raises(fpgrowth.NoBasketsError, match=r"kind 'session'.*9 basket events, 9 of them without a basket "
+    with pytest.raises(NoBasketsError, match=r"kind 'session'.*9 basket events, 9 of them without a basket "
                                                       r"key \(session_id\)"):
         fpgrowth.run(spark, fpgrowth.parse_args([*fp_args, "--set", "basket=session"]))
 
