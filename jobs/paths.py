@@ -94,7 +94,8 @@ def run(spark: SparkSession, config: JobConfig[PathsParams]) -> dict[str, object
         record = write_outputs(store, tables, output.tables, job_run)
         summary = {"top_paths": top_paths(output.tables[PURCHASE_PATHS], params.top_paths_in_summary),
                    "window": f"{start}..{run_date}", "baskets": output.n_baskets, "sequences": output.n_sequences,
-                   "unplaced_purchase_lines": dict(output.unplaced), "run_id": record.run_id}
+                   "unplaced_purchase_lines": dict(output.unplaced), "run_id": record.run_id,
+                   "rows": {name: frame.count() for name, frame in output.tables.items()}}
     finally:
         output.unpersist()
     return summary

@@ -94,6 +94,7 @@ class AlsGrid:
 @dataclass(frozen=True)
 class HybridGrid:
     """Weights per source (a source left out has weight 0) x normalisation; no weight is fixed.
+    Weights of a source that `recommender.sources` switches off are ignored; an unknown name is an error.
 
     The search always adds each single source (weight 1, every other 0).
     """
@@ -104,12 +105,14 @@ class HybridGrid:
     normalisation: tuple[str, ...] = ("rank",)
 
     def points(self, sources: Iterable[str]) -> list[HybridSettings]:
+        from lib.recs.sources import ALL_SOURCES  # here: lib.recs.sources builds on this module's neighbours
+
         names = sorted(sources)
-        unknown = sorted(set(self.weights) - set(names))
+        unknown = sorted(set(self.weights) - set(ALL_SOURCES) - set(names))
         if unknown:
-            raise ValueError(f"hybrid_grid weight for unknown source '{unknown[0]}' (known: {', '.join(names)})")
+            raise ValueError(f"hybrid_grid weight for unknown source '{unknown[0]}' (known: {', '.join(ALL_SOURCES)})")
         singles = [{name: 1.0} for name in names]
-        grid_names = sorted(self.weights)
+        grid_names = sorted(n for n in self.weights if n in names)  # a known source switched off is left out
         blends = [dict(zip(grid_names, combo)) for combo in itertools.product(*(self.weights[n] for n in grid_names))]
         points, seen = [], set()
         for normalisation in self.normalisation:

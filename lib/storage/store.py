@@ -54,6 +54,17 @@ def choose_engine(spark: SparkSession, engine: str) -> EmbeddedEngine | DeltaSpa
     raise ValueError(f"unknown storage engine '{engine}' (auto, embedded, delta-spark)")
 
 
+def nested_nullable(data_type: T.DataType) -> T.DataType:
+    """`data_type` with every array element, map value and nested struct field nullable."""
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(nested_nullable(data_type.elementType), True)
+    if isinstance(data_type, T.MapType):
+        return T.MapType(nested_nullable(data_type.keyType), nested_nullable(data_type.valueType), True)
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, nested_nullable(f.dataType), True) for f in data_type])
+    return data_type
+
+
 class TableStore:
     def __init__(
         self,
@@ -173,6 +184,8 @@ class TableStore:
     ) -> WriteResult:
         location = self.path(table)
         embedded = isinstance(self.engine, EmbeddedEngine)
+        if declared is not None:  # Delta has no NOT NULL inside arrays and maps: top-level columns only
+            declared = T.StructType([T.StructField(f.name, nested_nullable(f.dataType), f.nullable) for f in declared])
         if before_commit is not None and not embedded:
             raise WriteError(f"table '{table}': before_commit hooks exist only on the embedded engine")
         # The version the schema is checked against is the one the write starts from: a commit
