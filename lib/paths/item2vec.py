@@ -74,6 +74,13 @@ def sentences(events: DataFrame, baskets: DataFrame, params: Item2VecParams) -> 
     return union.where(F.size("sentence") >= 2)
 
 
+def in_a_fixed_order(sentence_frame: DataFrame) -> DataFrame:
+    """The sentences sorted into one partition: Word2Vec's single training partition then sees them in
+    the same order on any master (a shuffle's fetch order differs between a cluster and local[2]), so
+    the same events give the same vectors; Word2Vec reshuffles into one partition anyway."""
+    return sentence_frame.select("sentence").orderBy("sentence").coalesce(1)
+
+
 def fit_item2vec(sentence_frame: DataFrame, params: Item2VecParams) -> DataFrame:
     """(item_id, features array<float>): one Word2Vec vector per item seen >= min_count times.
 
@@ -89,7 +96,7 @@ def fit_item2vec(sentence_frame: DataFrame, params: Item2VecParams) -> DataFrame
         vectorSize=params.vector_size, windowSize=params.window_size, minCount=params.min_count,
         maxIter=params.max_iter, stepSize=params.step_size, numPartitions=params.num_partitions,
         maxSentenceLength=params.max_sentence_length, seed=params.seed, inputCol="sentence", outputCol="_v",
-    ).fit(sentence_frame)
+    ).fit(in_a_fixed_order(sentence_frame) if params.num_partitions == 1 else sentence_frame)
     return model.getVectors().select(
         F.col("word").alias("item_id"), vector_to_array("vector", "float32").alias("features")
     )
