@@ -2,7 +2,7 @@
 
     spark-submit jobs/maintenance.py --env local --date 2024-03-31 [--set retention_hours=336]
 
-Runs weekly in the Airflow DAG. Writes one `maintenance_log` row per table with dt = --date.
+Runs weekly in the Airflow DAG. Writes one `maintenance_log` row per table (maintained, or not_written yet) with dt = --date.
 Retention, and what it means for time travel and erasure requests: docs/storage.md.
 """
 
@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from lib.config import ConfigError, JobConfig
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import start_run, write_outputs
-from lib.schemas.maintenance import MAINTENANCE_LOG
+from lib.schemas.maintenance import MAINTENANCE_LOG, STATUS_MAINTAINED
 from lib.storage.maintenance import maintain_tables, maintenance_log
 
 JOB = "maintenance"
@@ -28,7 +28,7 @@ log = logging.getLogger(f"cobuy.{JOB}")
 
 @dataclass(frozen=True)
 class MaintenanceParams:
-    # Warehouse tables to maintain; empty = every table of the catalogue. A table not yet written is skipped.
+    # Warehouse tables to maintain; empty = every table of the catalogue. A table not yet written is logged as such.
     maintained_tables: tuple[str, ...] = ()
     retention_hours: int = MIN_RETENTION_HOURS
     compact: bool = True
@@ -59,10 +59,11 @@ def run(spark: SparkSession, config: JobConfig[MaintenanceParams]) -> str:
     done = maintain_tables(store, names, params.retention_hours, params.compact)
     frame = maintenance_log(spark, done, store.engine_name, params.retention_hours, config.run_date)
     write_outputs(store, tables, {MAINTENANCE_LOG: frame}, job_run)
+    maintained = sum(m.status == STATUS_MAINTAINED for m in done)
     vacuumed = sum(m.files_vacuumed for m in done)
     compacted = sum(m.files_compacted for m in done)
     return (
-        f"{len(done)} tables on {store.engine_name}: {compacted} small files compacted, {vacuumed} files vacuumed "
+        f"{maintained} of {len(done)} tables on {store.engine_name}: {compacted} small files compacted, {vacuumed} files vacuumed "
         f"(retention {params.retention_hours} h)"
     )
 

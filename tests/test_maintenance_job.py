@@ -56,10 +56,13 @@ def test_maintenance_compacts_and_vacuums_keeping_every_current_row(spark, store
     assert data_files(store.path("t")) == referenced  # only what the current version reads is left
     assert len(referenced) == 2  # D1's three small files compacted into one, D2's current file
     # compacted: D1's three small files into one; vacuumed: those three and D2's replaced 'old' file
-    log = store.read(MAINTENANCE_LOG).drop("version_after")
+    log = store.read(MAINTENANCE_LOG)
+    assert {r.table_name: r.version_after is None for r in log.collect()} == {"t": False, "absent": True}
+    log = log.drop("version_after")
     expected_log = spark.createDataFrame(
-        [("t", "delta-spark", 0, 3, 1, 4, RUN_DATE)],
-        "table_name string, engine string, retention_hours int, files_compacted long, files_written long, "
+        [("t", "maintained", "delta-spark", 0, 3, 1, 4, RUN_DATE),
+         ("absent", "not_written", "delta-spark", 0, 0, 0, 0, RUN_DATE)],
+        "table_name string, status string, engine string, retention_hours int, files_compacted long, files_written long, "
         "files_vacuumed long, dt date",
     )
     assert_df_equality(log, expected_log, ignore_row_order=True, ignore_nullable=True)

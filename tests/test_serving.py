@@ -45,8 +45,11 @@ def test_hybrid_grid_has_every_single_source_and_no_fixed_weight():
     assert weights[:4] == singles
     # co_occurrence 1 alone is a single again; als 0.5 + co_occurrence 1 is the one blend
     assert weights[4:] == [{"als": 0.5, "buy_again": 0.0, "co_occurrence": 1.0, "popularity": 0.0}]
-    with pytest.raises(ValueError, match="unknown source 'text'"):
-        E.HybridGrid(weights={"text": (1.0,)}).points(["als"])
+    with pytest.raises(ValueError, match="unknown source 'txet'"):
+        E.HybridGrid(weights={"txet": (1.0,)}).points(["als"])
+    # a known source that recommender.sources switches off is left out of the blends, not an error
+    assert E.HybridGrid(weights={"text": (1.0,), "als": (0.5,)}).points(["als"]) == [
+        HybridSettings(weights={"als": 1.0}, normalisation="rank")]
 
 
 def test_selection_slice_follows_the_serving_settings():

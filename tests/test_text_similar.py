@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pyspark.sql import types as T
 
-from lib.text.similar import similar_items_text, top_k_cosine
+from lib.text.similar import block_top_k, similar_items_text, top_k_cosine
 
 VECTORS = T.StructType([T.StructField("item_id", T.StringType(), False),
                         T.StructField("vector", T.ArrayType(T.FloatType(), False), False)])
@@ -62,3 +62,15 @@ def test_bad_arguments(spark):
     with pytest.raises(ValueError, match="k must be >= 1"):
         similar_items_text(frame, k=0)
     assert similar_items_text(frame, k=3).count() == 0
+
+
+def test_a_tie_at_the_cut_goes_to_the_smaller_id_in_every_block():
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    # c1..c4 all score 0 against the query, a scores 1: the top 2 are a and the smallest tied id, c1
+    ids = np.array(["a", "c1", "c2", "c3", "c4"], dtype=object)
+    candidates = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    got = block_top_k(np.array(["q"], dtype=object), query, ids, candidates, k=2, exclude_same_id=False)
+    assert got.to_dict("records") == [{"query_id": "q", "candidate_id": "a", "score": 1.0},
+                                      {"query_id": "q", "candidate_id": "c1", "score": 0.0}]
+    everything = block_top_k(np.array(["q"], dtype=object), query, ids, candidates, k=9, exclude_same_id=False)
+    assert sorted(everything["candidate_id"]) == list(ids)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lib.schemas.maintenance import MAINTENANCE_LOG_SCHEMA
+from lib.schemas.maintenance import MAINTENANCE_LOG_SCHEMA, STATUS_MAINTAINED, STATUS_NOT_WRITTEN
 from lib.storage.store import TableStore
 
 
@@ -23,16 +23,22 @@ class TableMaintenance:
     files_compacted: int
     files_written: int
     files_vacuumed: int
-    version_after: int
+    version_after: int | None  # None: the table is not written yet
+
+    @property
+    def status(self) -> str:
+        return STATUS_NOT_WRITTEN if self.version_after is None else STATUS_MAINTAINED
 
 
 def maintain_tables(
     store: TableStore, tables: Sequence[str], retention_hours: int, compact: bool
 ) -> list[TableMaintenance]:
-    """Compact (when asked) and vacuum each existing table in `tables`; missing tables are skipped."""
+    """Compact (when asked) and vacuum each existing table in `tables`; a table not written yet is
+    reported with nothing done."""
     done = []
     for table in tables:
         if not store.exists(table):
+            done.append(TableMaintenance(table, 0, 0, 0, None))
             continue
         compacted = store.compact(table) if compact else {"files_removed": 0, "files_added": 0}
         vacuumed = store.vacuum(table, retention_hours)
@@ -46,9 +52,9 @@ def maintain_tables(
 def maintenance_log(
     spark: SparkSession, done: Sequence[TableMaintenance], engine: str, retention_hours: int, run_date: dt.date
 ) -> DataFrame:
-    """One row per maintained table (a handful of rows: built on the driver)."""
+    """One row per table in `done` (a handful of rows: built on the driver)."""
     rows = [
-        (m.table, engine, retention_hours, m.files_compacted, m.files_written, m.files_vacuumed, m.version_after, run_date)
+        (m.table, m.status, engine, retention_hours, m.files_compacted, m.files_written, m.files_vacuumed, m.version_after, run_date)
         for m in done
     ]
     return spark.createDataFrame(rows, MAINTENANCE_LOG_SCHEMA)

@@ -43,12 +43,14 @@ def user_text_profiles(events: DataFrame, embeddings: DataFrame, as_of: dt.date,
     an embedding. Users whose bought items have none get no profile."""
 
     def mean_vector(frame: pd.DataFrame) -> pd.DataFrame:
-        matrix = np.stack([np.asarray(v, dtype=np.float32) for v in frame["vector"]])
-        total = (matrix * frame["weight"].to_numpy(dtype=np.float32)[:, None]).sum(axis=0)
+        # summed in item order and in float64: the shuffle's row order varies, the profile must not
+        frame = frame.sort_values("item_id", kind="stable")
+        matrix = np.stack([np.asarray(v, dtype=np.float64) for v in frame["vector"]])
+        total = (matrix * frame["weight"].to_numpy(dtype=np.float64)[:, None]).sum(axis=0)
         norm = float(np.linalg.norm(total))
         if norm == 0.0:
             return pd.DataFrame({"user_id": [], "vector": [], "items": []})
-        return pd.DataFrame({"user_id": [frame["user_id"].iloc[0]], "vector": [total / norm],
+        return pd.DataFrame({"user_id": [frame["user_id"].iloc[0]], "vector": [(total / norm).astype(np.float32)],
                              "items": [len(frame)]})
 
     return (

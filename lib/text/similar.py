@@ -36,6 +36,9 @@ def pack_blocks(vectors: DataFrame, id_col: str, vector_col: str, num_blocks: in
     block = F.pmod(F.xxhash64(F.col(id_col)), F.lit(num_blocks)).cast("int")
 
     def pack(frame: pd.DataFrame) -> pd.DataFrame:
+        # rows in id order: the shuffle's row order varies between runs, and a float32 matrix product
+        # can differ in the last bit with a row's position, so the same inputs give the same scores
+        frame = frame.sort_values("id", kind="stable")
         matrix = np.stack([np.asarray(v, dtype=np.float32) for v in frame["vector"]])
         return pd.DataFrame({"block": [int(frame["block"].iloc[0])], "ids": [frame["id"].tolist()],
                              "dimension": [matrix.shape[1]], "matrix": [matrix.tobytes()]})
@@ -52,6 +55,21 @@ def unpack(ids: object, dimension: int, matrix: bytes) -> tuple[np.ndarray, np.n
     return np.asarray(list(ids), dtype=object), values
 
 
+def _top_k_positions(scores: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of each row's `keep` greatest scores; a tie at the cut goes to the smaller column
+    (candidates are in id order, so: the smaller id), as the final window ranks them."""
+    if keep >= scores.shape[1]:
+        rows, cols = np.indices(scores.shape)
+        return rows.reshape(-1), cols.reshape(-1)
+    cut = np.partition(scores, scores.shape[1] - keep, axis=1)[:, scores.shape[1] - keep]
+    rows, cols = np.nonzero(scores >= cut[:, None])  # the top k and every tie with the k-th
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    first = np.searchsorted(rows, rows)  # where each row's run starts (rows are sorted)
+    kept = np.arange(len(rows)) - first < keep
+    return rows[kept], cols[kept]
+
+
 def block_top_k(query_ids: np.ndarray, queries: np.ndarray, candidate_ids: np.ndarray, candidates: np.ndarray,
                 k: int, exclude_same_id: bool, chunk_rows: int = 2048) -> pd.DataFrame:
     """Each query's top `k` dot products among `candidates` (a candidate with the query's id skipped)."""
@@ -65,12 +83,7 @@ def block_top_k(query_ids: np.ndarray, queries: np.ndarray, candidate_ids: np.nd
             same = positions.get_indexer(pd.Index(ids))
             rows = np.nonzero(same >= 0)[0]
             scores[rows, same[rows]] = -np.inf
-        if keep < scores.shape[1]:
-            top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
-        else:
-            top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-        rows = np.repeat(np.arange(scores.shape[0]), top.shape[1])
-        cols = top.reshape(-1)
+        rows, cols = _top_k_positions(scores, keep)
         values = scores[rows, cols]
         valid = np.isfinite(values)
         frames.append(pd.DataFrame({"query_id": ids[rows[valid]], "candidate_id": candidate_ids[cols[valid]],
