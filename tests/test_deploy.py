@@ -265,7 +265,8 @@ def test_databricks_job_runs_the_pipeline_graph() -> None:
     assert set(conditions) == {f"{t}_{c}" for t in gated_tasks for c in ("due", "requested")}
     assert set(tasks) == set(spark_tasks) | set(conditions)
     parameters = {p["name"]: p["default"] for p in job["parameters"]}
-    assert parameters == {"run_date": "{{job.start_time.iso_date}}"} | {GATE_PARAMETERS[g]: "false" for g in gated_tasks.values()}
+    asked = {GATE_PARAMETERS[gate]: "false" for gate in gated_tasks.values()}
+    assert parameters == {"run_date": "{{job.start_time.iso_date}}"} | asked
     for gated, gate in gated_tasks.items():
         assert conditions[f"{gated}_due"]["condition_task"] == {
             "op": "EQUAL_TO", "left": "{{job.start_time.iso_weekday}}", "right": "7",
@@ -320,7 +321,8 @@ def test_render_check_reports_a_pipeline_change_with_a_diff(tmp_path: Path, caps
 
     changed = tmp_path / "pipeline.toml"
     text = (ROOT / "deploy" / "airflow" / "dags" / "pipeline.toml").read_text()
-    changed.write_text(text.replace('job = "graph"\n', 'job = "graph"\nargs = ["--set", "top_k=7", "--flag", "true"]\n'))
+    graph_args = 'args = ["--set", "top_k=7", "--flag", "true"]\n'
+    changed.write_text(text.replace('job = "graph"\n', 'job = "graph"\n' + graph_args))
     assert render_platforms.main(["--check", "--pipeline", str(changed)]) == 1
     out = capsys.readouterr()
     assert "+++ deploy/kubernetes/cobuy-sparkapplications.yaml (rendered)" in out.out
