@@ -10,7 +10,7 @@ DEMO_DAYS ?= 28
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: setup demo test test-unit clean package airflow-env test-deploy
+.PHONY: setup demo test test-unit clean package airflow-env test-deploy platforms
 
 # Delta's jars (deploy/maven-jars.txt), resolved with Maven into jars/ (git-ignored).
 JARS_STAMP := jars/maven-jars.txt
@@ -41,6 +41,11 @@ test-unit: setup
 # The cluster package (lib.zip for --py-files, jobs, conf, wheel, DAG): deploy/package.py.
 package: setup
 	$(BIN)/python deploy/package.py
+
+# The Kubernetes SparkApplications and the Databricks job, rendered from deploy/airflow/dags/pipeline.toml:
+# run after changing it (tests/test_deploy.py fails until the files are the rendering). Standard library only.
+platforms:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) deploy/render_platforms.py
 
 # Airflow lives in its own virtual environment, as in production; its DAG calls $(BIN)/spark-submit.
 AIRFLOW_VENV := .venv-airflow

@@ -21,20 +21,32 @@ from lib.config import load_job_config
 
 DELTA = "io.delta:delta-spark_4.2_2.13:4.4.0"  # Maven has delta-spark for Spark 4.2 at 4.4.0 (deploy/maven-jars.txt)
 PIPELINE_JOBS = {"ingest", "fpgrowth", "als", "evaluate", "maintenance", "embed", "paths", "graph", "report"}
-# The Kubernetes and Databricks definitions have the four core jobs; maintenance, embed, paths, graph
-# and report are in the Airflow DAG only so far (docs/deployment.md).
-PLATFORM_JOBS = PIPELINE_JOBS - {"maintenance", "embed", "paths", "graph", "report"}
+# The Kubernetes and Databricks definitions are rendered from pipeline.toml (deploy/render_platforms.py):
+# every job the pipeline runs, whatever it runs.
+PLATFORM_JOBS = {spec.get("job", task) for task, spec in read_pipeline()["tasks"].items()}
+# pipeline.toml's gates and the run parameter that asks for them (the Airflow DAG's params).
+GATE_PARAMETERS = {"evaluation_day": "evaluate", "maintenance_day": "maintain"}
+KUBERNETES_FILE = ROOT / "deploy" / "kubernetes" / "cobuy-sparkapplications.yaml"
+DATABRICKS_FILE = ROOT / "deploy" / "databricks" / "cobuy-job.json"
 
 
-def load_submit() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cobuy_submit_under_test", ROOT / "deploy" / "submit.py")
+def load_deploy_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"cobuy_{name}_under_test", ROOT / "deploy" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-submit = load_submit()
+submit = load_deploy_module("submit")
+render_platforms = load_deploy_module("render_platforms")
+
+
+def kubernetes_apps(text: str | None = None) -> dict[str, dict]:
+    documents = list(yaml.safe_load_all(KUBERNETES_FILE.read_text() if text is None else text))
+    apps = {doc["metadata"]["labels"]["app.kubernetes.io/component"]: doc for doc in documents}
+    assert len(apps) == len(documents), "two SparkApplications of the same component"
+    return apps
 
 
 @pytest.fixture(scope="module")
@@ -212,10 +224,16 @@ def test_pipeline_is_the_designed_graph() -> None:
 
 
 def test_kubernetes_sparkapplications() -> None:
-    documents = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "cobuy-sparkapplications.yaml").read_text()))
-    apps = {doc["metadata"]["labels"]["app.kubernetes.io/component"]: doc for doc in documents}
-    assert set(apps) == PLATFORM_JOBS and len(documents) == len(PLATFORM_JOBS)
+    apps = kubernetes_apps()
+    assert set(apps) == PLATFORM_JOBS
+    pipeline = read_pipeline()
     for job, app in apps.items():
+        # The operator has no DAG: each application names what it waits for and its gate (the header explains).
+        annotations = app["metadata"]["annotations"]
+        task = pipeline["tasks"][job]
+        assert annotations.get("cobuy/upstream", "").split(",") == (task["upstream"] or [""])
+        assert annotations.get("cobuy/gate") == task.get("gate")
+        assert annotations["cobuy/description"]
         spec = app["spec"]
         assert (app["apiVersion"], app["kind"]) == ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
         assert (spec["type"], spec["mode"], spec["sparkVersion"]) == ("Python", "cluster", "4.2.0")
@@ -233,16 +251,38 @@ def test_kubernetes_sparkapplications() -> None:
 
 
 def test_databricks_job_runs_the_pipeline_graph() -> None:
-    job = json.loads((ROOT / "deploy" / "databricks" / "cobuy-job.json").read_text())
+    job = json.loads(DATABRICKS_FILE.read_text())
     tasks = {task["task_key"]: task for task in job["tasks"]}
     spark_tasks = {key: task for key, task in tasks.items() if "spark_python_task" in task}
     assert set(spark_tasks) == PLATFORM_JOBS
     edges = {(dep["task_key"], key) for key, task in tasks.items() for dep in task.get("depends_on", [])}
-    # Through the two conditions (Sunday, or evaluate=true) evaluate waits for fpgrowth and als.
+    pipeline = read_pipeline()
+    gated_tasks = {task: spec["gate"] for task, spec in pipeline["tasks"].items() if spec.get("gate")}
+    assert set(gated_tasks) == {"evaluate", "maintenance"}
+    # A gated task waits for its two conditions (Sunday, or its job parameter = true), and they for
+    # the task's upstream in the pipeline.
+    conditions = {key: task for key, task in tasks.items() if "condition_task" in task}
+    assert set(conditions) == {f"{t}_{c}" for t in gated_tasks for c in ("due", "requested")}
+    assert set(tasks) == set(spark_tasks) | set(conditions)
+    parameters = {p["name"]: p["default"] for p in job["parameters"]}
+    asked = {GATE_PARAMETERS[gate]: "false" for gate in gated_tasks.values()}
+    assert parameters == {"run_date": "{{job.start_time.iso_date}}"} | asked
+    for gated, gate in gated_tasks.items():
+        assert conditions[f"{gated}_due"]["condition_task"] == {
+            "op": "EQUAL_TO", "left": "{{job.start_time.iso_weekday}}", "right": "7",
+        }
+        assert conditions[f"{gated}_requested"]["condition_task"] == {
+            "op": "EQUAL_TO", "left": f"{{{{job.parameters.{GATE_PARAMETERS[gate]}}}}}", "right": "true",
+        }
+        assert sorted(spark_tasks[gated]["depends_on"], key=lambda d: d["task_key"]) == [
+            {"task_key": f"{gated}_due", "outcome": "true"}, {"task_key": f"{gated}_requested", "outcome": "true"},
+        ]
+        assert spark_tasks[gated]["run_if"] == "AT_LEAST_ONE_SUCCESS"
     direct = {(a, b) for a, b in edges if a in spark_tasks and b in spark_tasks}
-    gated = {(a, "evaluate") for a, b in edges if b in ("evaluate_due", "evaluate_requested")}
-    assert direct | gated == {(a, b) for a, b in pipeline_edges(read_pipeline()) if b in PLATFORM_JOBS}
-    assert tasks["evaluate"]["run_if"] == "AT_LEAST_ONE_SUCCESS"
+    through_gates = {(a, b.rsplit("_", 1)[0]) for a, b in edges if b in conditions}
+    assert direct | through_gates == pipeline_edges(pipeline)
+    assert not direct & through_gates
+    assert all("run_if" not in task for key, task in spark_tasks.items() if key not in gated_tasks)
     assert job["max_concurrent_runs"] == 1
     for key, task in spark_tasks.items():
         python = task["spark_python_task"]
@@ -255,6 +295,61 @@ def test_databricks_job_runs_the_pipeline_graph() -> None:
         assert any(s.startswith("storage.warehouse=s3://") for s in sets)
         assert [lib["whl"].rsplit("/", 1)[1] for lib in task["libraries"]] == ["cobuy-0.1.0-py3-none-any.whl"]
         assert task["max_retries"] >= 1 and task["job_cluster_key"] == "cobuy"
+
+
+def test_both_platforms_retry_a_job_as_often() -> None:
+    job = json.loads(DATABRICKS_FILE.read_text())
+    retries = {t["task_key"]: t["max_retries"] for t in job["tasks"] if "spark_python_task" in t}
+    restart = {name: app["spec"]["restartPolicy"]["onFailureRetries"] for name, app in kubernetes_apps().items()}
+    assert restart == retries and min(retries.values()) >= 1
+
+
+# -- the manifests are pipeline.toml's rendering (deploy/render_platforms.py) ----------------------
+
+
+def test_checked_in_manifests_are_the_rendering_of_the_pipeline() -> None:
+    """Drift check: after a change to pipeline.toml, run `python deploy/render_platforms.py`."""
+    for path, text in render_platforms.renderings().items():
+        assert path.read_text() == text, (
+            f"{path.relative_to(ROOT)} is not the rendering of pipeline.toml: run `python deploy/render_platforms.py`"
+        )
+
+
+def test_render_check_reports_a_pipeline_change_with_a_diff(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    before = {path: path.read_bytes() for path in (KUBERNETES_FILE, DATABRICKS_FILE)}
+    assert render_platforms.main(["--check"]) == 0
+
+    changed = tmp_path / "pipeline.toml"
+    text = (ROOT / "deploy" / "airflow" / "dags" / "pipeline.toml").read_text()
+    graph_args = 'args = ["--set", "top_k=7", "--flag", "true"]\n'
+    changed.write_text(text.replace('job = "graph"\n', 'job = "graph"\n' + graph_args))
+    assert render_platforms.main(["--check", "--pipeline", str(changed)]) == 1
+    out = capsys.readouterr()
+    assert "+++ deploy/kubernetes/cobuy-sparkapplications.yaml (rendered)" in out.out
+    assert '+    - "top_k=7"\n+    - --flag\n+    - "true"\n' in out.out
+    assert "+++ deploy/databricks/cobuy-job.json (rendered)" in out.out and '"--set", "top_k=7",' in out.out
+    assert "2 file(s) differ" in out.err and "run `python deploy/render_platforms.py`" in out.err
+    assert {path: path.read_bytes() for path in before} == before, "--check wrote a file"
+
+    # Task args reach both platforms as strings, after --date, as the Airflow DAG passes them.
+    rendered = {p.name: t for p, t in render_platforms.renderings(changed).items()}
+    k8s_args = kubernetes_apps(rendered[KUBERNETES_FILE.name])["graph"]["spec"]["arguments"]
+    assert k8s_args == ["--env", "cluster", "--date", "{{ ds }}", "--set", "top_k=7", "--flag", "true",
+                        "--conf-dir", "/opt/cobuy/conf"]
+    [graph] = [t for t in json.loads(rendered[DATABRICKS_FILE.name])["tasks"] if t["task_key"] == "graph"]
+    assert graph["spark_python_task"]["parameters"][4:8] == ["--set", "top_k=7", "--flag", "true"]
+
+
+def test_render_refuses_a_job_it_cannot_place(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    text = (ROOT / "deploy" / "airflow" / "dags" / "pipeline.toml").read_text()
+    unsized = tmp_path / "unsized.toml"
+    unsized.write_text(text + '\n[tasks.summary]\njob = "summary"\nupstream = ["report"]\n')
+    assert render_platforms.main(["--check", "--pipeline", str(unsized)]) == 2
+    assert "task 'summary' runs job 'summary', which has no entry in JOBS" in capsys.readouterr().err
+    secret = tmp_path / "secret.toml"
+    secret.write_text(text.replace('COBUY_PSEUDONYM_SECRET = "cobuy_pseudonym_secret"', 'X = "cobuy_other_secret"'))
+    assert render_platforms.main(["--check", "--pipeline", str(secret)]) == 2
+    assert "task 'ingest' secret Variable 'cobuy_other_secret' has no entry in SECRETS" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -277,16 +372,20 @@ def test_make_package_builds_a_wheel_of_lib(tmp_path: Path) -> None:
 
 
 def test_kubernetes_ingest_driver_gets_the_secret_from_a_secret_key_ref() -> None:
-    documents = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "cobuy-sparkapplications.yaml").read_text()))
-    apps = {doc["metadata"]["labels"]["app.kubernetes.io/component"]: doc for doc in documents}
+    apps = kubernetes_apps()
     env = {e["name"]: e for e in apps["ingest"]["spec"]["driver"]["env"]}
     assert env["COBUY_PSEUDONYM_SECRET"] == {
         "name": "COBUY_PSEUDONYM_SECRET", "valueFrom": {"secretKeyRef": {"name": "cobuy-pseudonym", "key": "secret"}},
     }
+    # Only the tasks with [tasks.<id>.secrets] get one; no value is ever written in the file.
+    for job, app in apps.items():
+        names = {e["name"] for role in ("driver", "executor") for e in app["spec"][role]["env"]}
+        assert names == {"COBUY_CONF_DIR"} | set(read_pipeline()["tasks"][job].get("secrets", {}))
+        assert all("value" not in e for e in app["spec"]["driver"]["env"] if e["name"] != "COBUY_CONF_DIR")
 
 
 def test_databricks_drivers_get_the_secret_from_a_secret_scope() -> None:
-    job = json.loads((ROOT / "deploy" / "databricks" / "cobuy-job.json").read_text())
+    job = json.loads(DATABRICKS_FILE.read_text())
     [cluster] = job["job_clusters"]
     assert cluster["new_cluster"]["spark_env_vars"]["COBUY_PSEUDONYM_SECRET"] == "{{secrets/cobuy/pseudonym_secret}}"
 
