@@ -61,7 +61,7 @@ $(AIRFLOW_STAMP): deploy/airflow/requirements.txt $(AIRFLOW_CONSTRAINTS)
 	touch $(AIRFLOW_STAMP)
 
 # The orchestration proofs: DAG integrity and `airflow dags test` end to end, jobs on a two-worker
-# Spark standalone cluster (tests/test_deploy*.py, test_airflow*.py, test_cluster*.py).
+# Spark standalone cluster (tests/test_deploy.py, tests/test_airflow.py with tests/standalone.py).
 test-deploy: setup airflow-env
 	$(BIN)/python -m pytest -m "airflow or cluster" $(PYTEST_ARGS)
 

@@ -1,4 +1,4 @@
-"""Shared by the orchestration tests (test_deploy*, test_airflow*, test_cluster*): package, overlays,
+"""Shared by the orchestration tests (test_deploy, test_airflow with standalone): package, overlays,
 the jobs that exist, subprocesses with logs, and reading the outputs without a JVM."""
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ TEST_JOB_ARGS = {
     "maintenance": ("--set", "compact=false"),
 }
 # Columns that differ between two runs of the same data (ids, clocks, paths in job_runs.details).
-RUN_METADATA_COLUMNS = {"run_id", "run_started_at", "started_at", "finished_at", "details"}
+# maintenance_log's version_after: a table's version grows with every run that writes it.
+RUN_METADATA_COLUMNS = {"run_id", "run_started_at", "started_at", "finished_at", "details", "version_after"}
 APPEND_ONLY_TABLES = {"job_runs"}  # one row per run: grows on every re-run by design
 PSEUDONYM_SECRET = "cobuy-test-secret"
 TEST_SPARK = {

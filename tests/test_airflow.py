@@ -2,8 +2,10 @@
 
 - integrity: the DAG file imports into a DagBag with no errors, the task graph is the designed one,
   Variables reach the DAG, the templated fields render for a date, the evaluation gate decides right;
-- end to end: `airflow dags test` on a small synthetic shop with Spark local, twice for the same date:
-  every task succeeds, the output tables exist for the date, the second run leaves the counts alone.
+- end to end: `airflow dags test` on a small synthetic shop, twice for the same date: first with
+  Spark local[2], then on a two-worker standalone cluster (tests/standalone.py). Every task succeeds,
+  the output tables exist for the date, and the cluster's re-run leaves every table as the local run
+  wrote it (counts and rows; floats to float32 precision).
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from pathlib import Path
 
 import pytest
 
+import pyarrow as pa
 from deploy_helpers import (
-    AIRFLOW_BIN, PIPELINE_FILE, PSEUDONYM_SECRET, RUN_DATE, SHOP_DAYS, TEST_SPARK, VENV_BIN, build_package,
-    dump_toml, existing_jobs, landing_days, project_spark_env, read_pipeline, row_counts, run_logged,
-    runnable_pipeline, submit_job, write_overlay,
+    AIRFLOW_BIN, APPEND_ONLY_TABLES, PIPELINE_FILE, PSEUDONYM_SECRET, RUN_DATE, SHOP_DAYS, TEST_SPARK, VENV_BIN,
+    assert_tables_equal, build_package, delta_tables, dump_toml, existing_jobs, landing_days, project_spark_env,
+    read_pipeline, read_table, row_counts, run_logged, runnable_pipeline, submit_job, without_run_metadata,
+    write_overlay,
 )
+from standalone import WORKERS, StandaloneCluster, cluster  # noqa: F401 - the cluster fixture
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]  # the end-to-end test is also marked cluster
 
 DAG_ID = "cobuy_daily"
 DESIGNED_EDGES = {
@@ -191,9 +196,22 @@ def task_states(home: Path) -> dict[str, dict[str, str]]:
     return states
 
 
-def test_airflow_dags_test_runs_the_pipeline_and_a_rerun_changes_no_counts(
-    airflow_python: Path, tmp_path: Path
+def warehouse_tables(warehouse: Path) -> dict[str, pa.Table]:
+    """Every Delta table but the append-only run log, without the columns that name a run."""
+    return {
+        name: without_run_metadata(read_table(path)) for name, path in delta_tables(warehouse).items()
+        if name not in APPEND_ONLY_TABLES
+    }
+
+
+@pytest.mark.cluster
+def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equal_outputs(
+    airflow_python: Path, cluster: StandaloneCluster, tmp_path: Path
 ) -> None:
+    """`airflow dags test` twice for one date on one warehouse: first with Spark local[2], then again
+    with the Spark connection pointing at a two-worker standalone cluster. Every task succeeds both
+    times; the re-run replaces the date (same counts, same landing files) and the cluster's tables
+    equal the local run's row for row - one proof of the DAG, of re-runs and of the cluster."""
     started = time.monotonic()
     package = build_package(tmp_path / "cobuy")
     warehouse, landing = tmp_path / "warehouse", tmp_path / "landing"
@@ -214,31 +232,45 @@ def test_airflow_dags_test_runs_the_pipeline_and_a_rerun_changes_no_counts(
         AIRFLOW_VAR_COBUY_RETRIES="0",
         AIRFLOW_VAR_COBUY_SPARK_BIN_DIR=str(VENV_BIN),
         AIRFLOW_VAR_COBUY_PSEUDONYM_SECRET=PSEUDONYM_SECRET,
-        AIRFLOW_CONN_COBUY_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
     )
     airflow = str(airflow_python.parent / "airflow")
     run_logged([airflow, "db", "migrate"], log, env=env, timeout=300)
+
+    def dags_test(master: str) -> float:
+        began = time.monotonic()
+        connection = json.dumps({"conn_type": "spark", "host": master})
+        run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE)], log, env={**env, "AIRFLOW_CONN_COBUY_SPARK": connection},
+                   timeout=2400)
+        return time.monotonic() - began
 
     expected_states = {task: "success" for task in pipeline["tasks"]}
     for task, spec in pipeline["tasks"].items():
         if spec.get("gate"):
             expected_states[f"{task}_due"] = "success"  # 2024-03-31 is a Sunday
-    run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE)], log, env=env, timeout=2400)
+    local_seconds = dags_test("local[2]")
     first_run = task_states(home)
     assert list(first_run.values()) == [expected_states], f"see {log}"
-    first_landing, first_tables = landing_days(landing), row_counts(warehouse, RUN_DATE)
+    first_landing, first_counts = landing_days(landing), row_counts(warehouse, RUN_DATE)
     assert set(first_landing) == {f"date={RUN_DATE - dt.timedelta(days=d)}" for d in range(SHOP_DAYS)}
     for spec in pipeline["tasks"].values():
         for table in spec.get("outputs", []):
-            total, on_date = first_tables[table]
+            total, on_date = first_counts[table]
             assert (on_date if on_date is not None else total) >= 1, f"{table} has no rows for {RUN_DATE}"
+    local_tables = warehouse_tables(warehouse)
+    assert cluster.executors_launched() == [0] * WORKERS  # the first run never touched the cluster
 
-    run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE)], log, env=env, timeout=2400)
+    cluster_seconds = dags_test(cluster.master_url)
     second_run = task_states(home)  # `dags test` replaces the date's earlier run with a new one
     assert list(second_run.values()) == [expected_states] and second_run.keys() != first_run.keys(), f"see {log}"
+    assert cluster.executors_launched() == [len(pipeline["tasks"])] * WORKERS, "every job of the re-run uses both workers"
+    assert f"--master {cluster.master_url}" in log.read_text() and f"{package}/lib.zip" in log.read_text()
     assert landing_days(landing) == first_landing
-    assert row_counts(warehouse, RUN_DATE) == first_tables
+    assert row_counts(warehouse, RUN_DATE) == first_counts
+    cluster_tables = warehouse_tables(warehouse)
+    assert cluster_tables.keys() == local_tables.keys()
+    for name, table in local_tables.items():
+        assert_tables_equal(table, cluster_tables[name], f"table {name}")
     print(
-        f"\nairflow end to end ({', '.join(pipeline['tasks'])}): history {history:.0f}s, "
-        f"two runs {time.monotonic() - started - history:.0f}s"
+        f"\nairflow end to end ({', '.join(pipeline['tasks'])}; tables {', '.join(local_tables)}): "
+        f"history {history:.0f}s, local[2] run {local_seconds:.0f}s, cluster re-run {cluster_seconds:.0f}s"
     )
