@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lib.config import ConfigError, JobConfig
+from lib.config import JobConfig, require
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import read_consistent, start_run, write_outputs
 from lib.schemas.events import ITEMS
@@ -78,17 +78,13 @@ def validate(params: EmbedParams, source: str) -> EmbedParams:
         ("families.algorithm", fam.algorithm in ALGORITHMS, " or ".join(ALGORITHMS), fam.algorithm),
         ("families.name_words", fam.name_words >= 1, "at least 1", fam.name_words),
     ]
-    for key, ok, must, value in checks:
-        if not ok:
-            raise ConfigError(f"{source}: key '{key}' must be {must}, got {value!r}")
+    require(checks, source)
     return params
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig[EmbedParams]:
     parser = job_parser(JOB, "Embed item texts; similar products and product families by text.")
-    config = config_from_args(JOB, EmbedParams, parser.parse_args(argv))
-    validate(config.params, config.sources[0] if config.sources else JOB)
-    return config
+    return config_from_args(JOB, EmbedParams, parser.parse_args(argv), validate=validate)
 
 
 def flow_params(params: EmbedParams) -> TextFlowParams:

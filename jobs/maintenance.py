@@ -47,9 +47,7 @@ def validate(params: MaintenanceParams, source: str) -> None:
 
 def parse_args(argv: Sequence[str]) -> JobConfig[MaintenanceParams]:
     parser = job_parser(JOB, "Compact and vacuum the warehouse's tables.")
-    config = config_from_args(JOB, MaintenanceParams, parser.parse_args(argv))
-    validate(config.params, config.sources[0] if config.sources else JOB)
-    return config
+    return config_from_args(JOB, MaintenanceParams, parser.parse_args(argv), validate=validate)
 
 
 def run(spark: SparkSession, config: JobConfig[MaintenanceParams]) -> str:

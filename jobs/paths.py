@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-from lib.config import ConfigError, JobConfig
+from lib.config import JobConfig, require
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import read_consistent, start_run, write_outputs
 from lib.paths.flow import purchase_paths_flow, top_paths
@@ -69,17 +69,13 @@ def validate(params: PathsParams, source: str) -> PathsParams:
         ("pruning.privacy_min_count", params.pruning.privacy_min_count >= 1, "at least 1",
          params.pruning.privacy_min_count),
     ]
-    for key, ok, must, value in checks:
-        if not ok:
-            raise ConfigError(f"{source}: key '{key}' must be {must}, got {value!r}")
+    require(checks, source)
     return params
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig[PathsParams]:
     parser = job_parser(JOB, "Mine purchase paths and behaviour embeddings from the window ending at --date.")
-    config = config_from_args(JOB, PathsParams, parser.parse_args(argv))
-    validate(config.params, config.sources[0] if config.sources else JOB)
-    return config
+    return config_from_args(JOB, PathsParams, parser.parse_args(argv), validate=validate)
 
 
 def run(spark: SparkSession, config: JobConfig[PathsParams]) -> dict[str, object]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lib.config import ConfigError, JobConfig, join_path
+from lib.config import JobConfig, join_path, require
 from lib.catalog import Catalog
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import read_consistent, start_run, write_outputs
@@ -57,9 +57,6 @@ class ReportParams:
 
 
 def validate(params: ReportParams, source: str) -> ReportParams:
-    def fail(key: str, must: str, value: object) -> ConfigError:
-        return ConfigError(f"{source}: key '{key}' must be {must}, got {value!r}")
-
     checks = [
         ("compare_days", params.compare_days >= 1, "at least 1", params.compare_days),
         ("alpha", 0.0 < params.alpha < 1.0, "in (0, 1)", params.alpha),
@@ -68,17 +65,13 @@ def validate(params: ReportParams, source: str) -> ReportParams:
         ("selection_slice", params.selection_slice in SLICES, f"one of {', '.join(SLICES)}", params.selection_slice),
     ]
     checks += [(f"limits.{name}", value >= 1, "at least 1", value) for name, value in vars(params.limits).items()]
-    for key, ok, must, value in checks:
-        if not ok:
-            raise fail(key, must, value)
+    require(checks, source)
     return params
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig[ReportParams]:
     parser = job_parser(JOB, "Write rule_trends and the HTML report of --date.")
-    config = config_from_args(JOB, ReportParams, parser.parse_args(argv))
-    validate(config.params, config.sources[0] if config.sources else JOB)
-    return config
+    return config_from_args(JOB, ReportParams, parser.parse_args(argv), validate=validate)
 
 
 def report_location(config: JobConfig[ReportParams]) -> str:

@@ -13,7 +13,7 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -33,6 +33,17 @@ P = TypeVar("P")
 
 class ConfigError(ValueError):
     """A configuration problem, always naming the key and the file (or --set) it came from."""
+
+
+ValueCheck = tuple[str, bool, str, Any]  # key, whether its value is allowed, what it must be, the value
+
+
+def require(checks: Iterable[ValueCheck], source: str = "") -> None:
+    """The first check that fails is a ConfigError: "<source>: key 'k' must be <must>, got <value>"."""
+    for key, allowed, must, value in checks:
+        if not allowed:
+            where = f"{source}: " if source else ""
+            raise ConfigError(f"{where}key '{key}' must be {must}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,15 @@ def config_from_args(
     args: argparse.Namespace,
     extra_overrides: Sequence[str] = (),
     shared: tuple[str, ...] = (),
+    validate: Callable[[P, str], object] | None = None,
 ) -> JobConfig[P]:
+    """The job's merged config; `validate(params, source)` (raising ConfigError) runs on it before any Spark."""
     config = load_job_config(
         job, params_type, env=args.env, run_date=args.date,
         overrides=[*args.overrides, *extra_overrides], config_dir=args.conf_dir, shared=shared,
     )
+    if validate is not None:
+        validate(config.params, config.sources[0] if config.sources else job)
     try:
         config.catalog()  # unknown or clashing [tables] names fail here, before any Spark
     except (KeyError, ValueError) as error:

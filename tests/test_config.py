@@ -341,3 +341,13 @@ def test_conf_dir_from_the_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("COBUY_CONF_DIR", str(write_conf(tmp_path)))
 
     assert parse_args(["--date", "2024-03-31"]).params.label == "job"
+
+
+def test_require_names_the_first_failing_key_and_its_source():
+    from lib.config import require
+
+    require([("k", True, "at least 1", 1)], "conf/x.toml")  # every check holds: nothing raised
+    with pytest.raises(ConfigError, match=r"^conf/x.toml: key 'b' must be at least 1, got 0$"):
+        require([("a", True, "at least 1", 5), ("b", False, "at least 1", 0), ("c", False, "x", None)], "conf/x.toml")
+    with pytest.raises(ConfigError, match=r"^key 'a' must be one of x, y, got 'z'$"):
+        require([("a", False, "one of x, y", "z")])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
+from lib.config import require
 from lib.rules.baskets import (
     BASKET_KINDS, KEY_COLUMN, build_baskets, count_uncategorised, count_unbasketed, window_start, with_category_items,
 )
@@ -107,9 +108,7 @@ class FPGrowthParams:
             ("category.min_count", not self.category.enabled or self.category.min_support > 0
              or self.category.min_count > 0, "> 0 when category.min_support is 0", self.category.min_count),
         ]
-        for key, ok, must, value in checks:
-            if not ok:
-                raise ValueError(f"key '{key}' must be {must}, got {value!r}")
+        require(checks)
 
 
 def mining_params(params: FPGrowthParams, n_baskets: int) -> MiningParams:
