@@ -433,11 +433,15 @@ class Search:
 def served_lists(
     data: WindowData, search: Search, inputs: Mapping[str, DataFrame], als: AlsParams,
     hybrids: Sequence[HybridSettings], fitted: Mapping[str, Any] | None = None,
+    computed: Mapping[str, DataFrame] | None = None,
 ) -> tuple[dict[str, DataFrame], list[tuple[HybridSettings, DataFrame]]]:
-    """Each source's served list and each hybrid point's served list on the window (checkpointed)."""
+    """Each source's served list and each hybrid point's served list on the window (checkpointed).
+    `computed`: candidate lists already made with these settings (the tuned ALS point's), not made again."""
     settings = dataclasses.replace(search.settings, als=als)
     ctx = window_context(data, settings, inputs, fitted)
-    candidates = {n: f.localCheckpoint() for n, f in candidate_lists(ctx, search.sources, tuple(search.sources)).items()}
+    computed = dict(computed or {})
+    missing = tuple(n for n in search.sources if n not in computed)
+    candidates = {**computed, **{n: f.localCheckpoint() for n, f in candidate_lists(ctx, search.sources, missing).items()}}
     singles = {n: serve_candidates(candidates, with_model(settings, n), data.bought) for n in search.sources}
     blends = [(h, serve_candidates(candidates, with_model(settings, HYBRID, h), data.bought)) for h in hybrids]
     return singles, blends
@@ -450,10 +454,10 @@ def tune(data: WindowData, search: Search, inputs: Mapping[str, DataFrame], out:
     metric, view, slice_name = search.selection
     metric_name = f"{metric}@{settings.k} {view}/{slice_name}"
     base_hybrid = settings.hybrid
-    best_als, best_score = None, float("-inf")
+    best_als, best_score, best_candidates = None, float("-inf"), {}
     for point in search.als_grid.points(settings.als):
         ctx = window_context(data, dataclasses.replace(settings, als=point), inputs)
-        recs = candidate_lists(ctx, search.sources, (ALS,))
+        recs = {name: frame.localCheckpoint() for name, frame in candidate_lists(ctx, search.sources, (ALS,)).items()}
         served = serve_candidates(recs, with_model(ctx.settings, ALS), data.bought)
         measured = measure(data, served, settings.k, cells)
         score = metric_value(measured, metric, view, slice_name)
@@ -462,13 +466,13 @@ def tune(data: WindowData, search: Search, inputs: Mapping[str, DataFrame], out:
         tuned.append({"model": ALS, "parameters": params, "metric": metric_name, "value": _finite(score), "selected": False})
         log.info("tuning als %s: %s = %.5f", als_dict(point), metric_name, score)
         if score > best_score:
-            best_als, best_score = point, score
+            best_als, best_score, best_candidates = point, score, recs
     if best_als is None:
         raise ValueError("the ALS grid is empty: give at least one value for each of rank, reg_param, alpha")
     _select(out, tuned, data.window.name, ALS, params_json(ALS, settings, best_als, base_hybrid))
 
     points = search.hybrid_grid.points(search.sources)
-    singles, blends = served_lists(data, search, inputs, best_als, points)
+    singles, blends = served_lists(data, search, inputs, best_als, points, computed=best_candidates)
     for name, served in singles.items():
         if name != ALS:
             params = params_json(name, settings, best_als, base_hybrid)
