@@ -196,11 +196,16 @@ def task_states(home: Path) -> dict[str, dict[str, str]]:
     return states
 
 
+# What a run found in the warehouse: on the first run of a date, tables written after maintenance
+# are `not_written` yet; on a re-run they are there. Every other column must be equal.
+RUN_STATE_COLUMNS = {"maintenance_log": ["status"]}
+
+
 def warehouse_tables(warehouse: Path) -> dict[str, pa.Table]:
     """Every Delta table but the append-only run log, without the columns that name a run."""
     return {
-        name: without_run_metadata(read_table(path)) for name, path in delta_tables(warehouse).items()
-        if name not in APPEND_ONLY_TABLES
+        name: without_run_metadata(read_table(path)).drop_columns(RUN_STATE_COLUMNS.get(name, []))
+        for name, path in delta_tables(warehouse).items() if name not in APPEND_ONLY_TABLES
     }
 
 
@@ -268,8 +273,13 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
     assert row_counts(warehouse, RUN_DATE) == first_counts
     cluster_tables = warehouse_tables(warehouse)
     assert cluster_tables.keys() == local_tables.keys()
+    differences = []
     for name, table in local_tables.items():
-        assert_tables_equal(table, cluster_tables[name], f"table {name}")
+        try:
+            assert_tables_equal(table, cluster_tables[name], f"table {name}")
+        except AssertionError as difference:
+            differences.append(str(difference).splitlines()[0])
+    assert not differences, "\n".join(differences)
     print(
         f"\nairflow end to end ({', '.join(pipeline['tasks'])}; tables {', '.join(local_tables)}): "
         f"history {history:.0f}s, local[2] run {local_seconds:.0f}s, cluster re-run {cluster_seconds:.0f}s"
