@@ -1,15 +1,14 @@
 """Benchmark: the product graph's build and propagation wall times; the graph recommender on a split.
 
-    flock /work/locks/heavy.lock .venv/bin/python bench/bench_graph.py online_retail [--evaluate]
+    flock /work/locks/heavy.lock .venv/bin/python bench/bench_graph.py online_retail [--warehouse /tmp/cobuy-or]
     flock /work/locks/heavy.lock .venv/bin/python bench/bench_graph.py synthetic [--items 100000]
 
-online_retail: `jobs/ingest.py` (whole year) -> `jobs/fpgrowth.py` -> `jobs/als.py` with spark-submit
-into a temporary warehouse (each job's wall time printed), then in this process: the graph build
-(signals + fusion + cap, materialised), the analytics (PageRank, communities, bridges, bundles) and
-the propagation, each timed, and `jobs/graph.py`'s bridges. `--evaluate` adds the Online Retail split
-of bench/bench_evaluate_online_retail.py (final window: train up to 2011-09-30, test 2011-10-01..
-2011-12-09; hybrid weights chosen on the tuning window 2011-09-01..30): recall@10 etc. of
-co_occurrence, als, graph_propagation and the hybrid with and without the graph source.
+online_retail: `jobs/ingest.py` (whole year; skipped when the warehouse has `events`) -> `jobs/fpgrowth.py`
+-> `jobs/als.py` -> `jobs/graph.py` with spark-submit (each job's wall time printed), then in this
+process, on the graph job's own config (delta-spark, adaptive execution off as in the job): the graph
+build (signals + fusion + cap, materialised), the analytics (PageRank, communities, bridges, bundles)
+and the propagation, each timed. The graph source measured on the Online Retail split, beside every
+other source and the hybrid, is bench/bench_evaluate_online_retail.py (jobs/evaluate.py).
 
 synthetic: a shop generated in Spark (`--items` items in categories of 100, `--orders` orders of 2-6
 items, 85% from one category) with 32-dimensional behaviour vectors per item (category centre +
@@ -38,14 +37,30 @@ from lib.graph.communities import detect_communities, graph_nodes, name_communit
 from lib.graph.fusion import symmetric_weights
 from lib.graph.pagerank import pagerank
 from lib.graph.pipeline import GraphInputs, GraphParams, build_item_graph, propagated_embeddings
+from lib.jobkit import open_store
 from lib.session import build_session
 
 from shared_datasets import DATASETS, PROJECT_ROOT  # noqa: E402 - bench/ is on sys.path
 
 FIRST_DAY, LAST_DAY = dt.date(2010, 12, 1), dt.date(2011, 12, 9)
 WHOLE_YEAR_DAYS = (LAST_DAY - FIRST_DAY).days + 1
-SESSION_CONF = {"spark.master": "local[2]", "spark.driver.memory": "4g", "spark.sql.shuffle.partitions": "4",
-                "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
+SESSION_OVERRIDES = ["spark.master=local[2]", "spark.driver.memory=4g", "spark.sql.shuffle.partitions=4",
+                     "spark.ui.showConsoleProgress=false"]
+
+
+def graph_config(warehouse: str | None):
+    """jobs/graph.py's config (conf/graph.toml + local overlay) on the warehouse; the session of its Spark conf."""
+    from jobs.graph import parse_args
+
+    storage = [f"storage.warehouse={warehouse}"] if warehouse else []
+    config = parse_args(["--env", "local", "--date", LAST_DAY.isoformat(), "--set", f"window_days={WHOLE_YEAR_DAYS}",
+                         *[x for o in [*storage, *SESSION_OVERRIDES] for x in ("--set", o)]])
+    spark = build_session("cobuy-bench-graph", config.spark)
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.conf.set("spark.sql.adaptive.enabled", "false")  # as jobs/graph.py: localCheckpoint in iterations
+    if config.storage.checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(config.storage.checkpoint_dir)
+    return config, spark
 
 
 def timed(label: str, action):
@@ -102,35 +117,31 @@ def time_graph(inputs: GraphInputs, params: GraphParams, behaviour: DataFrame | 
 
 
 def online_retail(args: argparse.Namespace) -> None:
-    warehouse = args.warehouse or tempfile.mkdtemp(prefix="cobuy-bench-graph-or-")
+    warehouse = str(Path(args.warehouse).resolve()) if args.warehouse else tempfile.mkdtemp(prefix="cobuy-bench-graph-or-")
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable,
            "COBUY_PSEUDONYM_SECRET": os.environ.get("COBUY_PSEUDONYM_SECRET", "bench-secret")}
-    storage = ["--set", f"storage.warehouse={warehouse}", "--set", "storage.engine=embedded",
-               "--set", "spark.master=local[2]", "--set", "spark.ui.showConsoleProgress=false"]
+    storage = ["--set", f"storage.warehouse={warehouse}", "--set", "spark.master=local[2]",
+               "--set", "spark.ui.showConsoleProgress=false"]
     date = ["--date", LAST_DAY.isoformat()]
     try:
         if not args.reuse:
-            submit("ingest", ["--from", FIRST_DAY.isoformat(), "--to", LAST_DAY.isoformat(),
-                              "--set", "source=online_retail", "--input", str(args.data), *storage], env)
+            if not (Path(warehouse) / "events" / "_delta_log").is_dir():
+                submit("ingest", ["--from", FIRST_DAY.isoformat(), "--to", LAST_DAY.isoformat(),
+                                  "--set", "source=online_retail", "--input", str(args.data), *storage], env)
             submit("fpgrowth", [*date, "--set", f"window_days={WHOLE_YEAR_DAYS}", "--set", "min_support=0.01",
                                 "--set", "min_count=0", *storage], env)
             submit("als", [*date, "--set", f"window_days={WHOLE_YEAR_DAYS}", "--set", "save_model=false", *storage], env)
-        if not args.only_evaluate:
-            submit("graph", [*date, "--set", f"window_days={WHOLE_YEAR_DAYS}", *storage], env)
-        spark = build_session("cobuy-bench-graph", SESSION_CONF)
-        spark.sparkContext.setLogLevel("ERROR")
-        try:
-            from jobs.graph import GraphJobParams, read_inputs
-            from lib.storage import TableStore
+        submit("graph", [*date, "--set", f"window_days={WHOLE_YEAR_DAYS}", *storage], env)
+        from jobs.graph import read_inputs
 
-            store = TableStore(spark, warehouse, "embedded")
-            params = GraphJobParams(window_days=WHOLE_YEAR_DAYS)
-            inputs = read_inputs(store, params, LAST_DAY)
-            if not args.only_evaluate:
-                print("Online Retail, in-process phases:")
-                time_graph(inputs, params.graph, inputs.behaviour if inputs.behaviour is not None else inputs.als_factors)
-            if args.evaluate or args.only_evaluate:
-                evaluate(spark, store)
+        config, spark = graph_config(warehouse)
+        try:
+            inputs = read_inputs(open_store(spark, config), config.catalog(), config.params, LAST_DAY)
+            signals = [name for name in ("association_rules", "bought_together", "als_pairs", "als_factors", "text",
+                                         "behaviour", "next_items") if getattr(inputs, name) is not None]
+            print(f"Online Retail, in-process phases (signal tables found: {', '.join(signals)}):")
+            time_graph(inputs, config.params.graph,
+                       inputs.behaviour if inputs.behaviour is not None else inputs.als_factors)
         finally:
             spark.stop()
     finally:
@@ -138,72 +149,8 @@ def online_retail(args: argparse.Namespace) -> None:
             shutil.rmtree(warehouse, ignore_errors=True)
 
 
-def evaluate(spark: SparkSession, store) -> None:
-    """The graph source beside co_occurrence / als / hybrid on the Online Retail split."""
-    import dataclasses
-
-    from lib.graph.pipeline import graph_candidates
-    from lib.graph.recommend import GraphRecParams
-    from lib.recs.als import item_factors
-    from lib.recs.evaluation import (
-        RecommenderSettings, baseline_candidates, measure, prepare_window, split_windows,
-    )
-    from lib.recs.hybrid import recommend_hybrid
-    from lib.recs.pipeline import als_training_set, recommend_als_with_cold_start, train_als
-    from lib.schemas.events import EVENTS, ITEMS
-
-    events = store.read(EVENTS).cache()
-    items = store.read(ITEMS)
-    settings = dataclasses.replace(RecommenderSettings(), popularity_window_days=30)
-    rec_params = GraphRecParams(k=settings.candidate_depth)
-    graph_params = GraphParams()
-    chosen = None
-    for window in split_windows(LAST_DAY, 70, tuning_horizon_days=30):
-        data = prepare_window(events, window)
-        as_of = window.train_end
-        candidates = baseline_candidates(data, settings)
-        fitted = train_als(als_training_set(data.training, as_of, settings.event_weights,
-                                            settings.confidence_half_life_days, settings.min_user_items), settings.als)
-        candidates["als"] = recommend_als_with_cold_start(
-            fitted, data.training, items, data.users, as_of, settings.candidate_depth, exclude_bought=False,
-            popularity_window_days=settings.popularity_window_days).localCheckpoint()
-        factors = item_factors(fitted.model, fitted.item_ids).select("item_id", F.col("features").alias("vector"))
-        (candidates["graph"], seconds) = timed(f"{window.name}: graph candidates", lambda: graph_candidates(
-            data.training, items, data.users, as_of, graph_params, rec_params, behaviour=factors).localCheckpoint())
-        candidates = {name: frame.localCheckpoint() for name, frame in candidates.items()}
-
-        def recall(frame):
-            rows = measure(data, frame, 10)
-            return {r["slice"]: r["value"] for r in rows if r["metric"] == "recall"}
-
-        def hybrid(weights):
-            return recommend_hybrid(candidates, weights, settings.candidate_depth, "rank")
-
-        if window.name == "tuning":
-            best = {}
-            for with_graph in (False, True):
-                for co in (0.3, 1.0):
-                    for als in (0.3, 1.0):
-                        for graph in ((0.3, 1.0) if with_graph else (0.0,)):
-                            weights = {"popularity": 0.1, "buy_again": 1.0, "co_occurrence": co, "als": als, "graph": graph}
-                            value = recall(hybrid(weights))["new_items"]
-                            if value > best.get(with_graph, (-1.0, None))[0]:
-                                best[with_graph] = (value, weights)
-            chosen = {flag: weights for flag, (_, weights) in best.items()}
-            print(f"  tuning: chosen hybrid weights {chosen}", flush=True)
-            continue
-        print(f"Online Retail split ({window.describe()}), recall@10:")
-        print(f"  {'model':<26} {'all':>8} {'new_items':>10}")
-        rows = {name: recall(candidates[name]) for name in ("co_occurrence", "als", "graph")}
-        rows["hybrid (no graph)"] = recall(hybrid(chosen[False]))
-        rows["hybrid + graph"] = recall(hybrid(chosen[True]))
-        for name, values in rows.items():
-            print(f"  {name:<26} {values['all']:8.4f} {values['new_items']:10.4f}", flush=True)
-
-
 def synthetic(args: argparse.Namespace) -> None:
-    spark = build_session("cobuy-bench-graph-synthetic", SESSION_CONF)
-    spark.sparkContext.setLogLevel("ERROR")
+    config, spark = graph_config(None)
     try:
         n_items, n_orders, per_category, dim = args.items, args.orders, 100, 32
         day = dt.date(2024, 3, 31)
@@ -231,8 +178,7 @@ def synthetic(args: argparse.Namespace) -> None:
             F.col("id").cast("string").alias("item_id"),
             F.array(*[c + (F.rand(10 + j) - 0.5) * 0.5 for j, c in enumerate(centre)]).cast("array<float>").alias("vector")))
         print(f"synthetic shop: {n_items} items, {n_orders} orders, {events.count()} purchase lines")
-        params = GraphParams()
-        time_graph(GraphInputs(events=events, items=items), params, behaviour)
+        time_graph(GraphInputs(events=events, items=items), config.params.graph, behaviour)
     finally:
         spark.stop()
 
@@ -244,8 +190,6 @@ def main() -> None:
     parser.add_argument("--warehouse", default=None, help="use (and keep) this warehouse")
     parser.add_argument("--reuse", action="store_true", help="the warehouse already has events, rules, factors")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--evaluate", action="store_true")
-    parser.add_argument("--only-evaluate", action="store_true", help="with --reuse: only the split evaluation")
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=300_000)
     args = parser.parse_args()

@@ -6,7 +6,7 @@
         --dataset online_retail [--warehouse /tmp/cobuy-bench-paths-or]   # ingests first unless --reuse
 
 Times (one run each, local[2]): sequences, PrefixSpan paths, next items, item2vec per numPartitions,
-similar items. Quality on a next-basket split (train up to run date - split_days; truth = each test
+similar items, and the share of the 1-partition run's top-k neighbours each other run finds. Quality on a next-basket split (train up to run date - split_days; truth = each test
 user's first basket after it): hit rate / recall / NDCG @10 of popularity, buy-again, the
 next-purchase recommender (transitions only, item2vec only per numPartitions, blend). On the
 synthetic shop it also prints the planted paths' measured confidence.
@@ -94,7 +94,7 @@ def online_retail_events(spark: SparkSession, args) -> tuple[DataFrame, dt.date,
         if result.returncode:
             print(result.stderr[-3000:])
             raise SystemExit(result.returncode)
-    store = TableStore(spark, args.warehouse, "embedded")
+    store = TableStore(spark, args.warehouse, "auto")  # delta-rs here: reads what either engine wrote
     return store.read(EVENTS), dt.date(2011, 12, 9), []
 
 
@@ -115,17 +115,28 @@ def quality(recs: DataFrame, truth: DataFrame) -> str:
     return f"users {row['users']}, hit@{K} {row['hit']:.4f}, recall@{K} {row['recall']:.4f}, ndcg@{K} {row['ndcg']:.4f}"
 
 
+def neighbour_agreement(reference: DataFrame, other: DataFrame) -> str:
+    """Share of the reference run's (item, neighbour) pairs the other run also has (same k): 1.0 = the
+    same similar-items lists; a second run with the same partitions and seed shows the noise floor."""
+    shared = reference.join(other.select("item_id", "similar_item_id"), ["item_id", "similar_item_id"], "inner")
+    n_ref, n_shared = reference.count(), shared.count()
+    return f"{n_shared / n_ref:.3f} of {n_ref:,} neighbour pairs" if n_ref else "no neighbours"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("synthetic", "online_retail"), default="synthetic")
     parser.add_argument("--warehouse", default="/tmp/cobuy-bench-paths-or")
-    parser.add_argument("--reuse", action="store_true", help="online_retail: read the warehouse's events as they are")
+    parser.add_argument("--reuse", action="store_true",
+                        help="online_retail: read the warehouse's events as they are (e.g. bench_evaluate_online_retail's)")
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--sessions-per-day", type=int, default=1_400)
     parser.add_argument("--min-count", type=int, default=20, help="PrefixSpan: episodes a path needs")
-    parser.add_argument("--partitions", default="1,2,4", help="Word2Vec numPartitions to compare")
+    parser.add_argument("--partitions", default="1,1,2,4",
+                        help="Word2Vec numPartitions to compare; the first is the reference of 'neighbours shared' "
+                             "(1 twice: a second identical run shows whether 1 partition is deterministic)")
     parser.add_argument("--split-days", type=int, default=30)
     args = parser.parse_args()
 
@@ -178,7 +189,7 @@ def main() -> int:
                lambda: quality(score_next_purchase(seeds, transitions, None, K, params), truth), str)
     train_sentences = sentences(training, train_baskets, Item2VecParams()).persist()
     clock.time("item2vec sentences", train_sentences.count, lambda n: f"{n:,} sentences")
-    best_similar = None
+    best_similar, reference = None, None
     for parts in [int(p) for p in args.partitions.split(",")]:
         w2v = Item2VecParams(num_partitions=parts)
         vectors = clock.time(f"item2vec fit, numPartitions={parts}",
@@ -188,6 +199,11 @@ def main() -> int:
                              lambda s: f"{s.count():,} rows")
         clock.time(f"  next purchase: item2vec only, parts={parts}",
                    lambda: quality(score_next_purchase(seeds, None, similar, K, params), truth), str)
+        if reference is None:
+            reference = similar.select("item_id", "similar_item_id")
+        else:
+            clock.time(f"  neighbours shared with parts={args.partitions.split(',')[0]}",
+                       lambda: neighbour_agreement(reference, similar), str)
         if best_similar is None or parts == 1:
             best_similar = similar
     clock.time("next purchase: blend (1.0 T + 0.5 E, parts=1)",

@@ -46,12 +46,13 @@ class SimilarItemsParams:
 
 def with_unit_features(item_factors: DataFrame) -> DataFrame:
     """(item_id, unit array<double>): features / |features|; zero vectors (no direction) are left out."""
-    norm = F.sqrt(F.aggregate(F.col("features"), F.lit(0.0).cast("double"), lambda acc, x: acc + x * x))
-    return (
-        item_factors.select("item_id", "features", norm.alias("norm"))
-        .where(F.col("norm") > F.lit(0.0))
-        .select("item_id", F.transform(F.col("features"), lambda x: x / F.col("norm")).alias("unit"))
+    # The squared length is bound once in the aggregate's finish function: a `norm` column used in the
+    # element lambda is inlined there by the optimizer and re-evaluated per element (d^2 per vector).
+    unit = F.aggregate(
+        F.col("features"), F.lit(0.0).cast("double"), lambda acc, x: acc + x * x,
+        lambda squared: F.when(squared > F.lit(0.0), F.transform(F.col("features"), lambda x: x / F.sqrt(squared))),
     )
+    return item_factors.select("item_id", unit.alias("unit")).where(F.col("unit").isNotNull())
 
 
 def similar_items(
