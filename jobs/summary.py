@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -20,6 +19,7 @@ from pyspark.sql import functions as F
 from lib.config import JobConfig, resolve_location
 from lib.jobkit import config_from_args, job_parser, open_store, run_job
 from lib.outputs import read_consistent
+from lib.report.publish import write_text
 from lib.schemas.evaluation import EVALUATION_METRICS
 from lib.schemas.events import ITEMS
 from lib.schemas.recs import USER_RECOMMENDATIONS
@@ -32,7 +32,7 @@ JOB = "summary"
 @dataclass(frozen=True)
 class SummaryParams:
     top_n: int = 10
-    report_file: str = ""  # also write the report here (relative to the project root)
+    report_file: str = ""  # also write the report here: a local path (relative to the project root) or a URI
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig[SummaryParams]:
@@ -62,9 +62,7 @@ def run(spark: SparkSession, config: JobConfig[SummaryParams]) -> str:
     report = "\n\n".join(sections) + "\n"
     print(report)
     if config.params.report_file:
-        target = Path(resolve_location(config.params.report_file))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(report)
+        write_text(spark, resolve_location(config.params.report_file), report)  # s3a:// too, not a local "s3a:" folder
     return f"{len(overviews)} tables summarised"
 
 

@@ -4,7 +4,7 @@ class path after it started): TableStore on delta-spark against an s3a:// wareho
     spark-submit ... tests/s3a_store_script.py s3a://bucket/warehouse
 
 Prints one line `S3A_RESULT <json>` with what the test checks: the engine, the LogStore Delta uses
-for s3a, the rows after each write and the table's history.
+for s3a, the rows after each write, the table's history and a page written like the report's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import sys
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from lib.config import join_path
+from lib.report.publish import write_text
 from lib.storage import TableStore
 
 SCHEMA = T.StructType([
@@ -50,6 +52,9 @@ def main(warehouse: str) -> None:
     second = spark.createDataFrame([("b", 5.0, D2), ("d", 6.0, D2)], SCHEMA)
     result = store.replace_partitions("scores", second, [D2, D3], schema=SCHEMA)
     history = store.history("scores")
+    # The report's page (jobs/report.py, <warehouse>/_reports/) and summary's report_file take this path.
+    page = join_path(warehouse, "_reports", "report-2024-03-31.html")
+    page_bytes = write_text(spark, page, "<html>é</html>")
     print("S3A_RESULT " + json.dumps({
         "engine": store.engine_name,
         "location": result.location,
@@ -63,6 +68,8 @@ def main(warehouse: str) -> None:
         "history": [[h["version"], h["cobuy.operation"]] for h in history],
         "nullable": {f.name: f.nullable for f in store.schema("scores").fields},
         "log_store": log_store(spark, result.location),
+        "page": page,
+        "page_bytes": page_bytes,
     }), flush=True)
     spark.stop()
 

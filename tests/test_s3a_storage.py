@@ -68,4 +68,8 @@ def test_table_store_on_delta_spark_replaces_reads_and_keeps_history_on_s3a(s3: 
     assert s3.delta_tables("lake/warehouse") == {"scores": result["location"]}
     table = s3.read_table(result["location"]).sort_by([("dt", "ascending"), ("item_id", "ascending")])
     assert [[r["item_id"], r["score"], r["dt"].isoformat()] for r in table.to_pylist()] == result["after_second"]
+    # The report's page goes to the bucket through Hadoop's FileSystem (lib/report/publish.py).
+    assert result["page"] == f"s3a://{s3.bucket}/lake/warehouse/_reports/report-2024-03-31.html"
+    page = s3.client().get_object(Bucket=s3.bucket, Key="lake/warehouse/_reports/report-2024-03-31.html")
+    assert page["Body"].read().decode("utf-8") == "<html>é</html>" and result["page_bytes"] == 15
     assert not (ROOT / "lake").exists() and not Path("/lake").exists()  # nothing went to a local path
