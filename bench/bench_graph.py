@@ -72,9 +72,9 @@ def timed(label: str, action):
 
 
 def submit(job: str, job_args: list[str], env: dict[str, str]) -> float:
-    spark_submit = Path(sys.executable).parent / "spark-submit"
-    command = [str(spark_submit), "--driver-memory", "4g", "--driver-java-options", "-Xss32m",
-               f"jobs/{job}.py", "--env", "local", *job_args]
+    # The job as `make demo` runs it: its own session loads Delta's jars (a bare spark-submit has none).
+    command = [sys.executable, f"jobs/{job}.py", "--env", "local", *job_args,
+               "--set", "spark.driver.memory=4g", "--set", "spark.driver.extraJavaOptions=-Xss32m"]
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
     wall = time.monotonic() - started
@@ -130,7 +130,7 @@ def online_retail(args: argparse.Namespace) -> None:
                                   "--set", "source=online_retail", "--input", str(args.data), *storage], env)
             submit("fpgrowth", [*date, "--set", f"window_days={WHOLE_YEAR_DAYS}", "--set", "min_support=0.01",
                                 "--set", "min_count=0", *storage], env)
-            submit("als", [*date, "--set", f"window_days={WHOLE_YEAR_DAYS}", "--set", "save_model=false", *storage], env)
+            submit("als", [*date, "--set", f"recommender.window_days={WHOLE_YEAR_DAYS}", "--set", "save_model=false", *storage], env)
         submit("graph", [*date, "--set", f"window_days={WHOLE_YEAR_DAYS}", *storage], env)
         from jobs.graph import read_inputs
 
