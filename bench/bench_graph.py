@@ -42,6 +42,8 @@ from lib.session import build_session
 
 from shared_datasets import DATASETS, PROJECT_ROOT  # noqa: E402 - bench/ is on sys.path
 
+sys.path.insert(0, str(PROJECT_ROOT))  # jobs/ (read_inputs of jobs/graph.py) is not an installed package
+
 FIRST_DAY, LAST_DAY = dt.date(2010, 12, 1), dt.date(2011, 12, 9)
 WHOLE_YEAR_DAYS = (LAST_DAY - FIRST_DAY).days + 1
 SESSION_OVERRIDES = ["spark.master=local[2]", "spark.driver.memory=4g", "spark.sql.shuffle.partitions=4",
