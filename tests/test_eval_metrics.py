@@ -109,6 +109,31 @@ def test_evaluate_at_k_hand_computed(spark, recs, truth):
     assert_approx_df_equality(actual, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_groups_are_measured_each_on_its_own_users_in_one_pass(spark, recs, truth):
+    """Grouped = each group alone: group (w, all) is the hand example, (w, u2) only u2's truth,
+    (w, none) has no truth rows (null means, 0 users, coverage 0)."""
+    catalogue = spark.createDataFrame([(i,) for i in ["a", "b", "c", "x", "y"]], "item_id string")
+    info = spark.createDataFrame([("a", 0.0), ("b", 1.0), ("y", 3.0)], "item_id string, self_information double")
+    only_u2 = truth.where("user_id = 'u2'")
+    grouped_truth = truth.selectExpr("'w' AS view", "'all' AS slice", "*").unionByName(
+        only_u2.selectExpr("'w' AS view", "'u2' AS slice", "*")
+    )
+    groups = spark.createDataFrame([("w", "all"), ("w", "u2"), ("w", "none")], "view string, slice string")
+    actual = M.evaluate_at_k(recs, grouped_truth, catalogue, info, 3, groups)
+
+    def alone(frame, cell: str):
+        return M.evaluate_at_k(recs, frame, catalogue, info, 3).selectExpr("'w' AS view", f"'{cell}' AS slice", "*")
+
+    expected = alone(truth, "all").unionByName(alone(only_u2, "u2")).unionByName(
+        alone(spark.createDataFrame([], PAIRS_SCHEMA), "none")
+    )
+    assert_approx_df_equality(actual, expected, 1e-12, ignore_row_order=True, ignore_nullable=True)
+    u2 = {r["metric"]: (r["value"], r["users"]) for r in actual.where("slice = 'u2'").collect()}
+    # u2's list x y: both in the catalogue of 5; novelty (unseen x = 3 bits, y 3 bits) / 2 = 3
+    assert u2 == {"precision": (U2["p"], 1), "recall": (1.0, 1), "ndcg": (U2["ndcg"], 1), "map": (U2["ap"], 1),
+                  "hit_rate": (1.0, 1), "coverage": (2 / 5, 1), "novelty": (3.0, 1)}
+
+
 def test_item_self_information(spark):
     train = spark.createDataFrame(
         [("t1", "a"), ("t2", "a"), ("t1", "b"), ("t1", "b"), (None, "b"), ("t2", None)], PAIRS_SCHEMA

@@ -334,17 +334,20 @@ def window_context(
 def measure(
     data: WindowData, served: DataFrame, k: int, cells: Sequence[tuple[str, str]] | None = None
 ) -> list[dict[str, Any]]:
-    """[{view, slice, metric, k, value, users}] of one served list (a bounded collect)."""
-    parts = [
-        evaluate_at_k(served, data.truth[cell], data.catalogue, data.self_information, k)
-        .withColumn("view", F.lit(cell[0]))
-        .withColumn("slice", F.lit(cell[1]))
-        for cell in (cells or [(v, s) for v in VIEWS for s in SLICES])
-    ]
-    frame = parts[0]
-    for part in parts[1:]:
-        frame = frame.unionByName(part)
-    return [row.asDict() for row in frame.collect()]
+    """[{view, slice, metric, k, value, users}] of one served list (a bounded collect).
+
+    Every cell is measured in the same pass over the served list: its top-k is ranked once, not
+    once per cell and metric family."""
+    cells = list(cells or [(v, s) for v in VIEWS for s in SLICES])
+    truth = None
+    for view, slice_name in cells:
+        part = data.truth[(view, slice_name)].select(
+            F.lit(view).alias("view"), F.lit(slice_name).alias("slice"), "user_id", "item_id"
+        )
+        truth = part if truth is None else truth.unionByName(part)
+    groups = served.sparkSession.createDataFrame(cells, "view string, slice string")
+    metrics = evaluate_at_k(served, truth, data.catalogue, data.self_information, k, groups)
+    return [row.asDict() for row in metrics.collect()]
 
 
 def metric_value(rows: Sequence[Mapping[str, Any]], metric: str, view: str, slice_name: str) -> float:

@@ -31,6 +31,8 @@ Beyond accuracy:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -88,12 +90,12 @@ def top_k(recs: DataFrame, k: int) -> DataFrame:
     )
 
 
-def relevant_items(truth: DataFrame) -> DataFrame:
-    """(user_id, item_id) distinct relevant pairs; null ids carry no relevance."""
-    _require(truth, ("user_id", "item_id"), "truth")
+def relevant_items(truth: DataFrame, by: Sequence[str] = ()) -> DataFrame:
+    """(*by, user_id, item_id) distinct relevant pairs; null ids carry no relevance."""
+    _require(truth, ("user_id", "item_id", *by), "truth")
     return (
         truth.where(F.col("user_id").isNotNull() & F.col("item_id").isNotNull())
-        .select("user_id", "item_id")
+        .select(*by, "user_id", "item_id")
         .distinct()
     )
 
@@ -106,18 +108,18 @@ def _ideal_dcg(n_relevant: F.Column, k: int) -> F.Column:
 
 def ranking_metrics_per_user(recs: DataFrame, truth: DataFrame, k: int) -> DataFrame:
     """One row per user with a relevant item: `PER_USER_SCHEMA`."""
-    listed = top_k(recs, k)
-    relevant = relevant_items(truth)
-    n_relevant = relevant.groupBy("user_id").agg(F.count(F.lit(1)).alias("n_relevant"))
-    upto_here = (
-        Window.partitionBy("user_id")
-        .orderBy("position")
-        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    )
+    return _per_user(top_k(recs, k), relevant_items(truth), k, ())
+
+
+def _per_user(listed: DataFrame, relevant: DataFrame, k: int, by: Sequence[str]) -> DataFrame:
+    """`PER_USER_SCHEMA` (after `by`) per (*by, user) of `relevant`, from top-k `listed` rows."""
+    keys = [*by, "user_id"]
+    n_relevant = relevant.groupBy(*keys).agg(F.count(F.lit(1)).alias("n_relevant"))
+    upto_here = Window.partitionBy(*keys).orderBy("position").rowsBetween(Window.unboundedPreceding, Window.currentRow)
     hit_rows = (
-        listed.join(relevant, on=["user_id", "item_id"], how="inner")
+        listed.join(relevant, on=[*keys, "item_id"], how="inner")
         .withColumn("hits_so_far", F.count(F.lit(1)).over(upto_here))
-        .groupBy("user_id")
+        .groupBy(*keys)
         .agg(
             F.count(F.lit(1)).alias("hits"),
             F.sum(1.0 / F.log2(F.col("position") + 1)).alias("dcg"),
@@ -125,7 +127,8 @@ def ranking_metrics_per_user(recs: DataFrame, truth: DataFrame, k: int) -> DataF
         )
     )
     hits = F.coalesce(F.col("hits"), F.lit(0)).cast("long")
-    return n_relevant.join(hit_rows, on="user_id", how="left").select(
+    return n_relevant.join(hit_rows, on=keys, how="left").select(
+        *by,
         F.col("user_id"),
         F.col("n_relevant").cast("long").alias("n_relevant"),
         hits.alias("hits"),
@@ -142,28 +145,39 @@ def ranking_metrics_per_user(recs: DataFrame, truth: DataFrame, k: int) -> DataF
 
 def mean_ranking_metrics(per_user: DataFrame, k: int) -> DataFrame:
     """Long `METRICS_SCHEMA` rows: the user-averaged value of each of `RANKING_METRICS`."""
+    return _mean_ranking(per_user, k, (), None)
+
+
+def _mean_ranking(per_user: DataFrame, k: int, by: Sequence[str], groups: DataFrame | None) -> DataFrame:
     _check_k(k)
-    means = per_user.agg(
-        F.count(F.lit(1)).alias("users"), *[F.avg(m).alias(m) for m in RANKING_METRICS]
-    )
-    return _melt(means, RANKING_METRICS, k)
+    means = per_user.groupBy(*by).agg(F.count(F.lit(1)).alias("users"), *[F.avg(m).alias(m) for m in RANKING_METRICS])
+    return _melt(_every_group(means, by, groups, ("users",)), RANKING_METRICS, k, by)
 
 
-def catalogue_coverage(recs: DataFrame, catalogue: DataFrame, k: int) -> DataFrame:
-    """One `METRICS_SCHEMA` row: distinct catalogue items in the top-k lists / catalogue size.
+def _every_group(stats: DataFrame, by: Sequence[str], groups: DataFrame | None, counts: Sequence[str]) -> DataFrame:
+    """`stats` with a row for every group of `groups` (counts 0 where a group had no rows). Without
+    groups, an aggregate over no rows is already one row."""
+    if groups is None:
+        return stats
+    return groups.join(stats, on=list(by), how="left").fillna(0, subset=list(counts))
 
-    `users` is the number of users with a list. Items outside `catalogue` (item_id) do not count.
-    """
-    listed = top_k(recs, k)
+
+def _coverage(listed: DataFrame, catalogue: DataFrame, k: int, by: Sequence[str], groups: DataFrame | None) -> DataFrame:
+    """One `METRICS_SCHEMA` row per group: distinct catalogue items in the top-k lists / catalogue
+    size; `users` is the number of users with a list. Items outside `catalogue` do not count."""
     items = catalogue.where(F.col("item_id").isNotNull()).select("item_id").distinct()
-    shown = listed.select("item_id").distinct().join(items, on="item_id", how="inner")
-    stats = (
-        items.agg(F.count(F.lit(1)).alias("catalogue"))
-        .crossJoin(shown.agg(F.count(F.lit(1)).alias("shown")))
-        .crossJoin(listed.agg(F.countDistinct("user_id").alias("users")))
-        .select("users", F.try_divide(F.col("shown"), F.col("catalogue")).alias("coverage"))
+    shown = (
+        listed.select(*by, "item_id").distinct().join(items, on="item_id", how="inner")
+        .groupBy(*by).agg(F.count(F.lit(1)).alias("shown"))
     )
-    return _melt(stats, ("coverage",), k)
+    users = listed.groupBy(*by).agg(F.countDistinct("user_id").alias("users"))
+    per_group = shown.join(users, on=list(by), how="full") if by else shown.crossJoin(users)
+    stats = (
+        _every_group(per_group, by, groups, ("shown", "users"))
+        .crossJoin(items.agg(F.count(F.lit(1)).alias("catalogue")))
+        .select(*by, "users", F.try_divide(F.col("shown"), F.col("catalogue")).alias("coverage"))
+    )
+    return _melt(stats, ("coverage",), k, by)
 
 
 def item_self_information(train_purchases: DataFrame) -> DataFrame:
@@ -179,48 +193,54 @@ def item_self_information(train_purchases: DataFrame) -> DataFrame:
     )
 
 
-def novelty(recs: DataFrame, self_information: DataFrame, k: int) -> DataFrame:
-    """One `METRICS_SCHEMA` row: the user-averaged mean self-information of the top-k items.
+def _novelty(listed: DataFrame, self_information: DataFrame, k: int, by: Sequence[str], groups: DataFrame | None) -> DataFrame:
+    """One `METRICS_SCHEMA` row per group: the user-averaged mean self-information of the top-k items.
 
     Items missing from `self_information` get the value of an item with a single buyer,
     -log2(1 / all buyers) = the largest value in the table's population.
     """
-    listed = top_k(recs, k)
     all_buyers_info = self_information.agg(F.max("self_information").alias("unseen_information"))
     per_user = (
         listed.join(self_information, on="item_id", how="left")
         .crossJoin(all_buyers_info)
-        .groupBy("user_id")
+        .groupBy(*by, "user_id")
         .agg(F.avg(F.coalesce(F.col("self_information"), F.col("unseen_information"))).alias("novelty"))
     )
-    stats = per_user.agg(F.count(F.lit(1)).alias("users"), F.avg("novelty").alias("novelty"))
-    return _melt(stats, ("novelty",), k)
+    stats = per_user.groupBy(*by).agg(F.count(F.lit(1)).alias("users"), F.avg("novelty").alias("novelty"))
+    return _melt(_every_group(stats, by, groups, ("users",)), ("novelty",), k, by)
 
 
 def evaluate_at_k(
-    recs: DataFrame, truth: DataFrame, catalogue: DataFrame, self_information: DataFrame, k: int
+    recs: DataFrame, truth: DataFrame, catalogue: DataFrame, self_information: DataFrame, k: int,
+    groups: DataFrame | None = None,
 ) -> DataFrame:
     """All of `ALL_METRICS` for the users in `truth`: `METRICS_SCHEMA` rows.
 
     Coverage and novelty are measured on the lists shown to the evaluated users only.
+    With `groups` (one row per group, e.g. its columns view and slice), `truth` carries the group
+    columns and every group is measured on its own users in one pass over the lists: the rows start
+    with the group columns, and a group with no truth rows still gets its rows (null means, 0 users).
     """
-    evaluated_users = relevant_items(truth).select("user_id").distinct()
-    their_recs = recs.join(evaluated_users, on="user_id", how="left_semi")
+    by = tuple(groups.columns) if groups is not None else ()
+    relevant = relevant_items(truth, by)
+    evaluated_users = relevant.select(*by, "user_id").distinct()
+    listed = top_k(recs, k).join(evaluated_users, on="user_id", how="inner")
     return (
-        mean_ranking_metrics(ranking_metrics_per_user(their_recs, truth, k), k)
-        .unionByName(catalogue_coverage(their_recs, catalogue, k))
-        .unionByName(novelty(their_recs, self_information, k))
+        _mean_ranking(_per_user(listed, relevant, k, by), k, by, groups)
+        .unionByName(_coverage(listed, catalogue, k, by, groups))
+        .unionByName(_novelty(listed, self_information, k, by, groups))
     )
 
 
-def _melt(wide: DataFrame, metrics: tuple[str, ...], k: int) -> DataFrame:
-    """One row per metric from a one-row frame with `users` and a column per metric."""
+def _melt(wide: DataFrame, metrics: tuple[str, ...], k: int, by: Sequence[str] = ()) -> DataFrame:
+    """One row per metric (after the group columns `by`) from a frame with `users` and a column per metric."""
     pairs = F.array(
         *[F.struct(F.lit(m).alias("metric"), F.col(m).cast("double").alias("value")) for m in metrics]
     )
     return (
-        wide.select(F.col("users").cast("long").alias("users"), F.explode(pairs).alias("m"))
+        wide.select(*by, F.col("users").cast("long").alias("users"), F.explode(pairs).alias("m"))
         .select(
+            *by,
             F.col("m.metric").alias("metric"),
             F.lit(k).cast("int").alias("k"),
             F.col("m.value").alias("value"),
