@@ -33,9 +33,12 @@ class MaintenanceParams:
     retention_hours: int = MIN_RETENTION_HOURS
     compact: bool = True
     allow_short_retention: bool = False  # tests and one-off erasures only
+    parallel_tables: int = 4  # tables maintained side by side (driver-side listing and log replay)
 
 
 def validate(params: MaintenanceParams, source: str) -> None:
+    if params.parallel_tables < 1:
+        raise ConfigError(f"{source}: key 'parallel_tables' must be >= 1, got {params.parallel_tables}")
     if params.retention_hours < 0:
         raise ConfigError(f"{source}: key 'retention_hours' must be >= 0, got {params.retention_hours}")
     if params.retention_hours < MIN_RETENTION_HOURS and not params.allow_short_retention:
@@ -54,7 +57,7 @@ def run(spark: SparkSession, config: JobConfig[MaintenanceParams]) -> str:
     params, tables = config.params, config.catalog()
     job_run, store = start_run(JOB, config.run_date), open_store(spark, config)
     names = params.maintained_tables or tuple(tables.physical(name) for name in tables.tables)
-    done = maintain_tables(store, names, params.retention_hours, params.compact)
+    done = maintain_tables(store, names, params.retention_hours, params.compact, params.parallel_tables)
     frame = maintenance_log(spark, done, store.engine_name, params.retention_hours, config.run_date)
     write_outputs(store, tables, {MAINTENANCE_LOG: frame}, job_run)
     maintained = sum(m.status == STATUS_MAINTAINED for m in done)

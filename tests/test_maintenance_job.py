@@ -22,7 +22,7 @@ ROWS = "item_id string, quantity int, dt date"
 def args(warehouse: str, *extra: str) -> list[str]:
     return [
         "--env", "local", "--date", str(RUN_DATE), "--set", f"storage.warehouse={warehouse}",
-        "--set", 'maintained_tables=["t", "absent"]', "--set", "retention_hours=0", "--set", "allow_short_retention=true",
+        "--set", 'maintained_tables=["t", "u", "absent"]', "--set", "retention_hours=0", "--set", "allow_short_retention=true",
         *extra,
     ]
 
@@ -35,8 +35,10 @@ def data_files(location: str) -> set[str]:
 def test_a_short_retention_needs_to_be_meant():
     with pytest.raises(ConfigError, match="retention_hours' is 0, below 168.*allow_short_retention"):
         maintenance.parse_args(["--date", str(RUN_DATE), "--set", "retention_hours=0"])
+    with pytest.raises(ConfigError, match="parallel_tables' must be >= 1, got 0"):
+        maintenance.parse_args(["--date", str(RUN_DATE), "--set", "parallel_tables=0"])
     defaults = maintenance.parse_args(["--date", str(RUN_DATE)]).params
-    assert (defaults.retention_hours, defaults.maintained_tables) == (168, ())  # (): every catalogued table
+    assert (defaults.retention_hours, defaults.maintained_tables, defaults.parallel_tables) == (168, (), 4)
 
 
 def test_maintenance_compacts_and_vacuums_keeping_every_current_row(spark, store, warehouse):
@@ -44,6 +46,8 @@ def test_maintenance_compacts_and_vacuums_keeping_every_current_row(spark, store
         store.append("t", spark.createDataFrame([("a", quantity, D1)], ROWS).coalesce(1))
     store.replace_partitions("t", spark.createDataFrame([("old", 0, D2)], ROWS).coalesce(1), dates=[D2])
     store.replace_partitions("t", spark.createDataFrame([("new", 9, D2)], ROWS).coalesce(1), dates=[D2])  # 'old' file unreferenced
+    store.replace_partitions("u", spark.createDataFrame([("u-old", 1, D1)], ROWS).coalesce(1), dates=[D1])
+    store.replace_partitions("u", spark.createDataFrame([("u-new", 2, D1)], ROWS).coalesce(1), dates=[D1])
     rows_before = store.read("t")
     expected_rows = spark.createDataFrame([("a", 1, D1), ("a", 2, D1), ("a", 3, D1), ("new", 9, D2)], ROWS)
 
@@ -57,10 +61,11 @@ def test_maintenance_compacts_and_vacuums_keeping_every_current_row(spark, store
     assert len(referenced) == 2  # D1's three small files compacted into one, D2's current file
     # compacted: D1's three small files into one; vacuumed: those three and D2's replaced 'old' file
     log = store.read(MAINTENANCE_LOG)
-    assert {r.table_name: r.version_after is None for r in log.collect()} == {"t": False, "absent": True}
+    assert {r.table_name: r.version_after is None for r in log.collect()} == {"t": False, "u": False, "absent": True}
     log = log.drop("version_after")
     expected_log = spark.createDataFrame(
         [("t", "maintained", "delta-spark", 0, 3, 1, 4, RUN_DATE),
+         ("u", "maintained", "delta-spark", 0, 0, 0, 1, RUN_DATE),  # vacuumed beside t (parallel_tables 4)
          ("absent", "not_written", "delta-spark", 0, 0, 0, 0, RUN_DATE)],
         "table_name string, status string, engine string, retention_hours int, files_compacted long, files_written long, "
         "files_vacuumed long, dt date",

@@ -10,8 +10,10 @@ Delta's invariant check fails a write with a null there before anything is commi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
@@ -43,6 +45,9 @@ class DeltaSparkEngine:
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
+        self._vacuum_lock = threading.Lock()
+        self._vacuums_running = 0
+        self._retention_check_before = "true"
 
     def _table(self, location: str):
         from delta.tables import DeltaTable
@@ -93,19 +98,31 @@ class DeltaSparkEngine:
         """Delete files no version younger than `retention_hours` refers to; returns how many.
 
         The caller chose the retention (the maintenance job validates it), so Delta's 168-hour guard
-        is lifted for this call only.
+        is lifted while any vacuum of this engine runs (tables may be vacuumed from several threads).
         """
-        key = "spark.databricks.delta.retentionDurationCheck.enabled"
-        previous = self.spark.conf.get(key, "true")
         quoted = location.replace("`", "``")
-        self.spark.conf.set(key, "false")
-        try:
+        with self._retention_check_lifted():
             doomed = self.spark.sql(f"VACUUM delta.`{quoted}` RETAIN {int(retention_hours)} HOURS DRY RUN")
             count = doomed.count()  # the files vacuum is about to delete (counted, not collected)
             self._table(location).vacuum(float(retention_hours))
-        finally:
-            self.spark.conf.set(key, previous)
         return count
+
+    @contextlib.contextmanager
+    def _retention_check_lifted(self) -> Iterator[None]:
+        """The session-wide guard off from the first vacuum in until the last one out."""
+        key = "spark.databricks.delta.retentionDurationCheck.enabled"
+        with self._vacuum_lock:
+            if self._vacuums_running == 0:
+                self._retention_check_before = self.spark.conf.get(key, "true")
+                self.spark.conf.set(key, "false")
+            self._vacuums_running += 1
+        try:
+            yield
+        finally:
+            with self._vacuum_lock:
+                self._vacuums_running -= 1
+                if self._vacuums_running == 0:
+                    self.spark.conf.set(key, self._retention_check_before)
 
     def compact(self, location: str) -> dict[str, int]:
         """Rewrite small files into bigger ones (OPTIMIZE): same rows, one new version."""
