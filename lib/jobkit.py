@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from lib.config import ConfigError, JobConfig, load_job_config
 from lib.session import build_session
+from lib.schemas.runs import JOB_RUNS
 from lib.storage import TableStore
 
 P = TypeVar("P")
@@ -73,9 +74,11 @@ def config_from_args(
 
 
 def open_store(spark: SparkSession, config: JobConfig[Any]) -> TableStore:
-    """The job's TableStore, on the environment's warehouse and engine."""
+    """The job's TableStore, on the environment's warehouse and engine, with the run log pinned: the
+    job reads every input as one set of complete runs left it (TableStore.read_snapshot)."""
     storage = config.storage
-    return TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution)
+    return TableStore(spark, storage.warehouse, storage.engine, storage.allow_schema_evolution,
+                      pinned_tables=(config.catalog().physical(JOB_RUNS),))
 
 
 def configure_logging() -> None:

@@ -202,7 +202,8 @@ def latest_complete_run(
     physical = tables.physical(JOB_RUNS)
     if not store.exists(physical):
         return None
-    runs = store.read(physical).where((F.col("job") == F.lit(job)) & (F.col("status") == F.lit(RUN_COMPLETE)))
+    # One snapshot of the run log per store: every input of a job is read as the same runs left it.
+    runs = store.read_snapshot(physical).where((F.col("job") == F.lit(job)) & (F.col("status") == F.lit(RUN_COMPLETE)))
     if on_or_before is not None:
         runs = runs.where(F.col("run_date") <= F.lit(on_or_before))
     if before is not None:
@@ -249,7 +250,7 @@ def read_consistent(
 
 def _has_runs(store: TableStore, tables: Catalog, job: str) -> bool:
     physical = tables.physical(JOB_RUNS)
-    return store.exists(physical) and bool(store.read(physical).where(F.col("job") == F.lit(job)).limit(1).collect())
+    return store.exists(physical) and bool(store.read_snapshot(physical).where(F.col("job") == F.lit(job)).limit(1).collect())
 
 
 def read_inputs(

@@ -17,7 +17,7 @@ from pyspark.sql import types as T
 from lib.catalog import OVERWRITE, Table, catalog
 from lib.outputs import conform, latest_complete_run, read_consistent, start_run, write_outputs
 from lib.schemas.runs import JOB_RUNS
-from lib.storage import SchemaMismatchError
+from lib.storage import SchemaMismatchError, TableStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 D1, D2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
@@ -72,6 +72,22 @@ def test_write_outputs_records_the_run_and_readers_use_its_versions(spark, store
     assert_df_equality(a, spark.createDataFrame([("one", 1, D1)], A_SCHEMA), ignore_nullable=True)
     assert latest_complete_run(store, tables, "toy", before=D1) is None
     assert read_consistent(store, tables, "a", run_before=D1)[0].count() == 0
+
+
+def test_a_job_store_reads_one_snapshot_of_the_run_log_until_it_writes_it(spark, store, warehouse):
+    """A job's store (run log pinned) does not see runs another process completes after its first
+    read (all its inputs come from one set of runs); its own run record replaces the snapshot. A
+    store without pins sees every run at once."""
+    tables = toy_catalog()
+    job_store = TableStore(spark, warehouse, engine="delta-spark", pinned_tables=[JOB_RUNS])
+    write_outputs(job_store, tables, frames(spark, "one", D1), start_run("toy", D1, "run-1"))
+    assert latest_complete_run(job_store, tables, "toy").run_id == "run-1"
+    write_outputs(store, tables, frames(spark, "two", D2), start_run("toy", D2, "run-2"))
+    assert latest_complete_run(job_store, tables, "toy").run_id == "run-1"
+    assert latest_complete_run(store, tables, "toy").run_id == "run-2"
+    write_outputs(job_store, tables, frames(spark, "three", D2), start_run("toy", D2, "run-3"))
+    assert latest_complete_run(job_store, tables, "toy").run_id == "run-3"
+    assert latest_complete_run(store, tables, "toy").run_id == "run-3"
 
 
 KILLED_JOB = textwrap.dedent(

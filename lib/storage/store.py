@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -72,11 +72,15 @@ class TableStore:
         warehouse: str,
         engine: str = "auto",
         allow_schema_evolution: bool = False,
+        pinned_tables: Iterable[str] = (),
     ) -> None:
         self.spark = spark
         self.warehouse = warehouse
         self.engine = choose_engine(spark, engine)
         self.allow_schema_evolution = allow_schema_evolution
+        # Tables `read_snapshot` reads once for this store's life (a job's): see read_snapshot.
+        self.pinned_tables = frozenset(pinned_tables)
+        self._snapshots: dict[str, DataFrame] = {}
 
     @property
     def engine_name(self) -> str:
@@ -108,6 +112,16 @@ class TableStore:
                 return self.spark.createDataFrame([], empty_schema)
             raise TableNotFoundError(f"table '{table}' does not exist at {location}")
         return self.engine.read(location, PARTITION_COLUMN, start, end, version)
+
+    def read_snapshot(self, table: str) -> DataFrame:
+        """A pinned table as this store first read it (materialised on the executors, kept until this
+        store writes it); any other table as it is now. A job's store pins the run log, so all its
+        inputs come from one set of runs and the log's small files are scanned once, not per input."""
+        if table not in self.pinned_tables:
+            return self.read(table)
+        if table not in self._snapshots:
+            self._snapshots[table] = self.read(table).localCheckpoint()
+        return self._snapshots[table]
 
     def schema(self, table: str) -> T.StructType:
         return self.engine.schema(self.path(table))
@@ -202,6 +216,7 @@ class TableStore:
                   if c in partition_by else F.col(f"`{c}`") for c in frame.columns]
             )
             kwargs = {"merge_schema": bool(added), "table_schema": table_schema}
+        self._snapshots.pop(table, None)
         version, replaced = self.engine.write(
             location, frame, mode, partition_by, values, operation, before_commit, **kwargs
         )
