@@ -59,6 +59,8 @@ def test_maintenance_compacts_and_vacuums_keeping_every_current_row(spark, store
     referenced = {str(Path(f).relative_to(store.path("t"))) for f in table.file_uris()}
     assert data_files(store.path("t")) == referenced  # only what the current version reads is left
     assert len(referenced) == 2  # D1's three small files compacted into one, D2's current file
+    # Delta 4 vacuums by the table's own retention (its RETAIN argument is ignored unless 0): the job sets it.
+    assert table.metadata().configuration["delta.deletedFileRetentionDuration"] == "interval 0 hours"
     # compacted: D1's three small files into one; vacuumed: those three and D2's replaced 'old' file
     log = store.read(MAINTENANCE_LOG)
     assert {r.table_name: r.version_after is None for r in log.collect()} == {"t": False, "u": False, "absent": True}

@@ -32,6 +32,10 @@ CONFLICT_EXCEPTIONS = (
 )
 
 
+# Where Delta 4 takes a vacuum's retention from (a vacuum's own RETAIN argument is ignored unless 0).
+RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
+
+
 def replace_where_predicate(column: str, values: Sequence[str]) -> str:
     """The `replaceWhere` predicate that selects exactly the partitions being replaced."""
     if not values:
@@ -97,14 +101,21 @@ class DeltaSparkEngine:
     def vacuum(self, location: str, retention_hours: int) -> int:
         """Delete files no version younger than `retention_hours` refers to; returns how many.
 
-        The caller chose the retention (the maintenance job validates it), so Delta's 168-hour guard
-        is lifted while any vacuum of this engine runs (tables may be vacuumed from several threads).
+        Delta 4 ignores a vacuum's own retention argument unless it is 0 and uses the table's
+        `delta.deletedFileRetentionDuration` (default 7 days), so the retention is set there first
+        (one metadata commit, only when it changes). The caller chose the retention (the maintenance
+        job validates it), so Delta's 168-hour guard is lifted while any vacuum of this engine runs
+        (tables may be vacuumed from several threads).
         """
         quoted = location.replace("`", "``")
+        wanted = f"interval {int(retention_hours)} hours"
         with self._retention_check_lifted():
-            doomed = self.spark.sql(f"VACUUM delta.`{quoted}` RETAIN {int(retention_hours)} HOURS DRY RUN")
+            properties = self._table(location).detail().select("properties").first()["properties"] or {}
+            if properties.get(RETENTION_PROPERTY) != wanted:
+                self.spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')")
+            doomed = self.spark.sql(f"VACUUM delta.`{quoted}` DRY RUN")
             count = doomed.count()  # the files vacuum is about to delete (counted, not collected)
-            self._table(location).vacuum(float(retention_hours))
+            self._table(location).vacuum()
         return count
 
     @contextlib.contextmanager
