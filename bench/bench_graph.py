@@ -57,7 +57,7 @@ def graph_config(warehouse: str | None):
     storage = [f"storage.warehouse={warehouse}"] if warehouse else []
     config = parse_args(["--env", "local", "--date", LAST_DAY.isoformat(), "--set", f"window_days={WHOLE_YEAR_DAYS}",
                          *[x for o in [*storage, *SESSION_OVERRIDES] for x in ("--set", o)]])
-    spark = build_session("cobuy-bench-graph", config.spark)
+    spark = build_session("cobuy-bench-graph", config.spark_conf)
     spark.sparkContext.setLogLevel("ERROR")
     spark.conf.set("spark.sql.adaptive.enabled", "false")  # as jobs/graph.py: localCheckpoint in iterations
     if config.storage.checkpoint_dir:
