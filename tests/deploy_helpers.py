@@ -236,13 +236,12 @@ def read_table(path: Path) -> pa.Table:
     return DeltaTable(str(path)).to_pyarrow_table()
 
 
-def row_counts(warehouse: Path, run_date: dt.date) -> dict[str, tuple[int, int]]:
+def row_counts(tables: Mapping[str, pa.Table], run_date: dt.date) -> dict[str, tuple[int, int]]:
     """(all rows, rows with dt = run_date or None when the table has no dt) per Delta table."""
     counts = {}
-    for name, path in delta_tables(warehouse).items():
+    for name, table in tables.items():
         if name in APPEND_ONLY_TABLES:
             continue
-        table = read_table(path)
         on_date = None
         if "dt" in table.column_names:
             on_date = sum(1 for value in table.column("dt").to_pylist() if value == run_date)

@@ -3,16 +3,20 @@
 - integrity: the DAG file imports into a DagBag with no errors, the task graph is the designed one,
   Variables reach the DAG, the templated fields render for a date, the evaluation gate decides right;
 - end to end: `airflow dags test` on a small synthetic shop, twice for the same date: first with
-  Spark local[2], then on a two-worker standalone cluster (tests/standalone.py). Every task succeeds,
-  the output tables exist for the date, and the cluster's re-run leaves every table as the local run
-  wrote it (counts and rows; floats to float32 precision).
+  Spark local[2], then on a two-worker standalone cluster (tests/standalone.py). The warehouse is on
+  object storage: `s3a://` on a moto S3 server on 127.0.0.1 (tests/s3_helpers.py), through hadoop-aws
+  on the driver's and executors' class path, committed by delta-spark; the raw landing files stay on
+  this machine's disk. Every task succeeds, the output tables exist for the date, and the cluster's
+  re-run leaves every table as the local run wrote it (counts and rows; floats to float32 precision).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -23,10 +27,11 @@ import pytest
 import pyarrow as pa
 from deploy_helpers import (
     AIRFLOW_BIN, APPEND_ONLY_TABLES, PIPELINE_FILE, PSEUDONYM_SECRET, RUN_DATE, SHOP_DAYS, TEST_SPARK, VENV_BIN,
-    assert_tables_equal, build_package, delta_tables, dump_toml, existing_jobs, landing_days, project_spark_env,
-    read_pipeline, read_table, row_counts, run_logged, runnable_pipeline, submit_job, without_run_metadata,
+    assert_tables_equal, build_package, dump_toml, existing_jobs, landing_days, project_spark_env,
+    read_pipeline, row_counts, run_logged, runnable_pipeline, submit_job, without_run_metadata,
     write_overlay,
 )
+from s3_helpers import S3A_JARS, S3Server, moto_s3
 from standalone import WORKERS, StandaloneCluster, cluster  # noqa: F401 - the cluster fixture
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]  # the end-to-end test is also marked cluster
@@ -201,26 +206,41 @@ def task_states(home: Path) -> dict[str, dict[str, str]]:
 RUN_STATE_COLUMNS = {"maintenance_log": ["status"]}
 
 
-def warehouse_tables(warehouse: Path) -> dict[str, pa.Table]:
-    """Every Delta table but the append-only run log, without the columns that name a run."""
+def read_warehouse(s3: S3Server, prefix: str) -> dict[str, pa.Table]:
+    """Every Delta table under `prefix` of the bucket, read from S3 by delta-rs (no JVM)."""
+    return {name: s3.read_table(uri) for name, uri in s3.delta_tables(prefix).items()}
+
+
+def compared_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """Every table but the append-only run log, without the columns that name a run."""
     return {
-        name: without_run_metadata(read_table(path)).drop_columns(RUN_STATE_COLUMNS.get(name, []))
-        for name, path in delta_tables(warehouse).items() if name not in APPEND_ONLY_TABLES
+        name: without_run_metadata(table).drop_columns(RUN_STATE_COLUMNS.get(name, []))
+        for name, table in tables.items() if name not in APPEND_ONLY_TABLES
     }
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    if not list(S3A_JARS.glob("hadoop-aws-*.jar")):
+        pytest.fail(f"no hadoop-aws jar in {S3A_JARS}: run `make setup` (the [s3a] section of deploy/maven-jars.txt)")
+    with moto_s3(tmp_path_factory.mktemp("moto")) as server:
+        yield server
 
 
 @pytest.mark.cluster
 def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equal_outputs(
-    airflow_python: Path, cluster: StandaloneCluster, tmp_path: Path
+    airflow_python: Path, cluster: StandaloneCluster, s3: S3Server, tmp_path: Path
 ) -> None:
-    """`airflow dags test` twice for one date on one warehouse: first with Spark local[2], then again
-    with the Spark connection pointing at a two-worker standalone cluster. Every task succeeds both
-    times; the re-run replaces the date (same counts, same landing files) and the cluster's tables
-    equal the local run's row for row - one proof of the DAG, of re-runs and of the cluster."""
+    """`airflow dags test` twice for one date on one warehouse in S3: first with Spark local[2], then
+    again with the Spark connection pointing at a two-worker standalone cluster. Every task succeeds
+    both times; the re-run replaces the date (same counts, same landing files) and the cluster's
+    tables equal the local run's row for row - one proof of the DAG, of re-runs, of the cluster and
+    of object storage."""
     started = time.monotonic()
     package = build_package(tmp_path / "cobuy")
-    warehouse, landing = tmp_path / "warehouse", tmp_path / "landing"
-    write_overlay(package / "conf", "e2e", warehouse, landing, TEST_SPARK)
+    warehouse_prefix, landing = "e2e/warehouse", tmp_path / "landing"
+    warehouse = s3.uri(warehouse_prefix)
+    write_overlay(package / "conf", "e2e", warehouse, landing, {**TEST_SPARK, **s3.spark_conf()})
     pipeline, pre_steps = runnable_pipeline(read_pipeline(), existing_jobs())
     (tmp_path / "pipeline.toml").write_text(dump_toml(pipeline))
     log = tmp_path / "airflow.log"
@@ -255,13 +275,14 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
     local_seconds = dags_test("local[2]")
     first_run = task_states(home)
     assert list(first_run.values()) == [expected_states], f"see {log}"
-    first_landing, first_counts = landing_days(landing), row_counts(warehouse, RUN_DATE)
+    first_tables = read_warehouse(s3, warehouse_prefix)
+    first_landing, first_counts = landing_days(landing), row_counts(first_tables, RUN_DATE)
     assert set(first_landing) == {f"date={RUN_DATE - dt.timedelta(days=d)}" for d in range(SHOP_DAYS)}
     for spec in pipeline["tasks"].values():
         for table in spec.get("outputs", []):
             total, on_date = first_counts[table]
             assert (on_date if on_date is not None else total) >= 1, f"{table} has no rows for {RUN_DATE}"
-    local_tables = warehouse_tables(warehouse)
+    local_tables = compared_tables(first_tables)
     assert cluster.executors_launched() == [0] * WORKERS  # the first run never touched the cluster
 
     cluster_seconds = dags_test(cluster.master_url)
@@ -270,8 +291,9 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
     assert cluster.executors_launched() == [len(pipeline["tasks"])] * WORKERS, "every job of the re-run uses both workers"
     assert f"--master {cluster.master_url}" in log.read_text() and f"{package}/lib.zip" in log.read_text()
     assert landing_days(landing) == first_landing
-    assert row_counts(warehouse, RUN_DATE) == first_counts
-    cluster_tables = warehouse_tables(warehouse)
+    second_tables = read_warehouse(s3, warehouse_prefix)
+    assert row_counts(second_tables, RUN_DATE) == first_counts
+    cluster_tables = compared_tables(second_tables)
     assert cluster_tables.keys() == local_tables.keys()
     differences = []
     for name, table in local_tables.items():
@@ -280,7 +302,13 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
         except AssertionError as difference:
             differences.append(str(difference).splitlines()[0])
     assert not differences, "\n".join(differences)
+    # Every write of both runs went through delta-spark (TableStore logs the engine of each write),
+    # and the report page of the date is in the bucket.
+    engines = set(re.findall(r"INFO lib\.storage\.store: wrote \S+ \(([\w-]+), ", log.read_text()))
+    assert engines == {"delta-spark"}, f"engines of the runs' writes: {engines}"
+    if "report" in pipeline["tasks"]:
+        assert f"{warehouse_prefix}/_reports/report-{RUN_DATE}.html" in s3.keys(f"{warehouse_prefix}/_reports/")
     print(
-        f"\nairflow end to end ({', '.join(pipeline['tasks'])}; tables {', '.join(local_tables)}): "
+        f"\nairflow end to end on {warehouse} ({', '.join(pipeline['tasks'])}; tables {', '.join(local_tables)}): "
         f"history {history:.0f}s, local[2] run {local_seconds:.0f}s, cluster re-run {cluster_seconds:.0f}s"
     )
