@@ -183,7 +183,7 @@ def main() -> int:
     parser.add_argument("--split-days", type=int, default=30)
     parser.add_argument("--neural", action="store_true", help="also fit and score the GRU yardstick (jax)")
     parser.add_argument("--neural-epochs", type=int, default=10)
-    parser.add_argument("--neural-hidden", type=int, default=128)
+    parser.add_argument("--neural-hidden", type=int, default=64)
     parser.add_argument("--neural-embed", type=int, default=64)
     args = parser.parse_args()
 

@@ -31,7 +31,7 @@ PAD = 0  # index 0 of the vocabulary: padding, never recommended
 @dataclass(frozen=True)
 class NeuralParams:
     embed: int = 64
-    hidden: int = 128
+    hidden: int = 64
     max_len: int = 50  # items fed per window / for prediction
     history: int = 200  # items per user collected for training (last ones), cut into max_len windows
     epochs: int = 10
