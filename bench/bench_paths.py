@@ -10,6 +10,11 @@ similar items, and the share of the 1-partition run's top-k neighbours each othe
 user's first basket after it): hit rate / recall / NDCG @10 of popularity, buy-again, the
 next-purchase recommender (transitions only, item2vec only per numPartitions, blend). On the
 synthetic shop it also prints the planted paths' measured confidence.
+
+--neural (needs `pip install -e '.[neural]'`): also a GRU next-item model in JAX on 2 cores
+(bench/neural_next_basket.py) on the same split and truth — its fit and predict times, its quality
+excluding nothing (as popularity / buy-again) and excluding the seed items (as next purchase), and a
+closing table of every model's quality.
 """
 
 from __future__ import annotations
@@ -123,6 +128,44 @@ def neighbour_agreement(reference: DataFrame, other: DataFrame) -> str:
     return f"{n_shared / n_ref:.3f} of {n_ref:,} neighbour pairs" if n_ref else "no neighbours"
 
 
+def neural_rows(spark: SparkSession, clock: Clock, args, train_baskets: DataFrame, split: dt.date,
+                users: DataFrame, seeds: DataFrame, truth: DataFrame) -> None:
+    """The GRU yardstick on the same split: sequences collected (bounded), fit, top-K, scored."""
+    from neural_next_basket import NeuralParams, collect_sequences, fit_neural, limit_to_two_cores, recommend_neural
+
+    from lib.schemas.recs import RECOMMENDATIONS_SCHEMA
+
+    limit_to_two_cores()  # before jax is imported (GRUModel imports it)
+    params = NeuralParams(embed=args.neural_embed, hidden=args.neural_hidden, epochs=args.neural_epochs)
+    sequences = clock.time(f"neural: collect sequences (last {params.history})",
+                           lambda: collect_sequences(train_baskets, split, params), lambda d: f"{len(d):,} users")
+    fitted = clock.time(f"neural: GRU fit ({params.epochs} epochs, 2 cores)", lambda: fit_neural(sequences, params),
+                        lambda f: f"{f.model.n_weights():,} weights, {f.n_windows:,} windows, "
+                                  f"loss {f.losses[0]:.3f} -> {f.losses[-1]:.3f}")
+    test_users = [r["user_id"] for r in users.collect()]  # bounded: the test users of the split
+    own = {r["user_id"]: set(r["items"]) for r in
+           seeds.groupBy("user_id").agg(F.collect_list("seed_item_id").alias("items")).collect()}
+    for label, exclude in (("excluding nothing", None), ("excluding seed items", own)):
+        recs = clock.time(f"neural: predict top-{K} ({label})",
+                          lambda: recommend_neural(fitted, sequences, test_users, K, exclude),
+                          lambda d: f"{d['user_id'].nunique():,} users")
+        frame = spark.createDataFrame(recs, RECOMMENDATIONS_SCHEMA)
+        clock.time(f"neural GRU: {label}", lambda: quality(frame, truth), str)
+
+
+def print_quality_table(clock: Clock) -> None:
+    """Every quality row of this run, one line each (the seconds are that row's own step)."""
+    print(f"quality on the next-basket split (@{K}):")
+    print(f"  {'model':<46} {'users':>6} {'hit':>7} {'recall':>7} {'ndcg':>7}")
+    for name, _, note in clock.rows:
+        if note.startswith("users "):
+            fields = dict(part.split(" ") for part in note.split(", "))
+            print(f"  {name.strip():<46} {fields['users']:>6} {fields[f'hit@{K}']:>7} "
+                  f"{fields[f'recall@{K}']:>7} {fields[f'ndcg@{K}']:>7}")
+    fits = [(n, t) for n, t, _ in clock.rows if n.startswith("neural:")]
+    print("  neural steps: " + ", ".join(f"{n.removeprefix('neural: ')} {t:.1f}s" for n, t in fits))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("synthetic", "online_retail"), default="synthetic")
@@ -138,6 +181,10 @@ def main() -> int:
                         help="Word2Vec numPartitions to compare; the first is the reference of 'neighbours shared' "
                              "(1 twice: a second identical run shows whether 1 partition is deterministic)")
     parser.add_argument("--split-days", type=int, default=30)
+    parser.add_argument("--neural", action="store_true", help="also fit and score the GRU yardstick (jax)")
+    parser.add_argument("--neural-epochs", type=int, default=10)
+    parser.add_argument("--neural-hidden", type=int, default=64)
+    parser.add_argument("--neural-embed", type=int, default=64)
     args = parser.parse_args()
 
     spark = build_session("cobuy-bench-paths", SESSION_CONF)
@@ -208,6 +255,9 @@ def main() -> int:
             best_similar = similar
     clock.time("next purchase: blend (1.0 T + 0.5 E, parts=1)",
                lambda: quality(score_next_purchase(seeds, transitions, best_similar, K, params), truth), str)
+    if args.neural:
+        neural_rows(spark, clock, args, train_baskets, split, users, seeds, truth)
+        print_quality_table(clock)
     print(f"total {sum(t for _, t, _ in clock.rows):.1f}s")
     spark.stop()
     return 0
