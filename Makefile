@@ -32,12 +32,8 @@ demo: setup
 	DEMO_DATE=$(DEMO_DATE) DEMO_DAYS=$(DEMO_DAYS) bash deploy/demo.sh
 
 # Every test, the Airflow and cluster proofs included (Airflow gets its own .venv-airflow first).
-# Two pytest-xdist workers, a test file each at a time: the end-to-end proof (tests/test_airflow.py,
-# collected first) runs on one while the other runs every other file; most of both is waiting on
-# Spark's scheduler and JVM starts, not on the two cores. PYTEST_WORKERS=0 runs in one process.
-PYTEST_WORKERS ?= 2
 test: setup airflow-env
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: setup
 	$(BIN)/python -m pytest -m "not slow and not cluster and not airflow" $(PYTEST_ARGS)
