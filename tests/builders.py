@@ -1,6 +1,9 @@
-"""Builders shared by the tests (no tests here): events, items, users, recommendation lists.
+"""Builders shared by the tests (no tests here): events, baskets, items, users, recommendation lists.
 
-    from builders import event, events_frame, purchases_frame, items_frame
+    from builders import event, event_at, basket_row, events_frame, purchases_frame, items_frame
+
+The row layouts of the canonical tables live here only; a test module's own helper (its defaults:
+one user, minutes apart, ...) calls these.
 """
 
 from __future__ import annotations
@@ -27,6 +30,25 @@ def event(
     day_date = dt.date.fromisoformat(day)
     time = dt.datetime.combine(day_date, dt.time(hour))
     return (event_id, time, user, None, order, item, event_type, quantity, 1.0, "test", day_date)
+
+
+def event_at(
+    event_id: str,
+    time: dt.datetime,
+    user: str | None,
+    item: str | None,
+    order: str | None = None,
+    session: str | None = None,
+    event_type: str = "purchase",
+    quantity: int = 1,
+) -> tuple:
+    """One `events` row (EVENTS_SCHEMA) at `time`; dt is its date, unit price 1.0, source "test"."""
+    return (event_id, time, user, session, order, item, event_type, quantity, 1.0, "test", time.date())
+
+
+def basket_row(user: str, seq: int, time: dt.datetime, items: list[str], session: str | None = None) -> tuple:
+    """One `user_baskets` row (USER_BASKETS_SCHEMA): basket `<user>-<seq>`, the user's seq-th basket."""
+    return (user, f"{user}-{seq}", time, time.date(), seq, session, items)
 
 
 def events_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:

@@ -8,6 +8,7 @@ import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import types as T
 
+from builders import event_at
 from jobs.fpgrowth import parse_args, run
 from lib.config import ConfigError
 from lib.schemas.events import EVENTS, EVENTS_SCHEMA, ITEMS, ITEMS_SCHEMA
@@ -25,7 +26,7 @@ ORDERS = {"o1": "abce", "o2": "abe", "o3": "abd", "o4": "bc", "o5": "ac", "o6": 
 
 def event(i: int, order: str | None, item: str, kind: str = "purchase", day: dt.date = DAY) -> tuple:
     time = dt.datetime.combine(day, dt.time(12, 0)) + dt.timedelta(minutes=i)
-    return (f"e{i}", time, "u1", "s1", order, item, kind, 1, 1.0, "test", day)
+    return event_at(f"e{i}", time, "u1", item, order, session="s1", event_type=kind)
 
 
 def make_events() -> list[tuple]:

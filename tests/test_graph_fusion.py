@@ -8,6 +8,7 @@ import math
 import pytest
 from chispa import assert_approx_df_equality
 
+from builders import event_at
 from lib.graph.fusion import FusionParams, fuse_edges
 from lib.graph.signals import co_occurrence_signal, cosine_signal, next_item_signal, rule_signal
 from lib.schemas.events import EVENTS_SCHEMA
@@ -18,8 +19,7 @@ C = 2 / math.sqrt(6)  # co_cosine of a-b and a-c: 2 baskets / sqrt(3 * 2)
 
 
 def purchase(i, order, item):
-    time = dt.datetime(2024, 3, 30, 12, 0) + dt.timedelta(minutes=i)
-    return (f"e{i}", time, "u1", None, order, item, "purchase", 1, 1.0, "test", DAY)
+    return event_at(f"e{i}", dt.datetime(2024, 3, 30, 12, 0) + dt.timedelta(minutes=i), "u1", item, order)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from builders import event_at
 from lib.graph.propagation import PropagationParams, initial_vectors, propagate
 from lib.graph.recommend import GraphRecParams, recommend_propagated
 from lib.schemas.events import EVENTS_SCHEMA
@@ -73,7 +74,7 @@ AS_OF = dt.date(2024, 3, 31)
 
 
 def purchase(i, user, item, day):
-    return (f"e{i}", dt.datetime.combine(day, dt.time(10)), user, None, f"o{i}", item, "purchase", 1, 1.0, "t", day)
+    return event_at(f"e{i}", dt.datetime.combine(day, dt.time(10)), user, item, f"o{i}")
 
 
 def test_recommender_scores_graph_neighbours_by_cosine_to_the_users_profile(spark):

@@ -7,6 +7,7 @@ import datetime as dt
 
 from chispa import assert_approx_df_equality, assert_df_equality
 
+from builders import basket_row
 from lib.paths.next_items import NextItemsParams, next_items, transition_counts
 from lib.paths.patterns import PathPruningParams
 from lib.schemas.paths import USER_BASKETS_SCHEMA
@@ -15,8 +16,7 @@ AS_OF = dt.date(2024, 3, 31)
 
 
 def basket(user: str, seq: int, day: int, items: str, hour: int = 12) -> tuple:
-    time = dt.datetime(2024, 3, day, hour)
-    return (user, f"{user}-{seq}", time, time.date(), seq, None, sorted(items))
+    return basket_row(user, seq, dt.datetime(2024, 3, day, hour), sorted(items))
 
 
 BASKETS = [

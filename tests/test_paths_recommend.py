@@ -7,6 +7,7 @@ import datetime as dt
 
 from chispa import assert_approx_df_equality
 
+from builders import basket_row, event_at
 from lib.paths.recommend import NextPurchaseParams, recommend_next_purchase, score_next_purchase, seed_items
 from lib.schemas.events import EVENTS_SCHEMA
 from lib.schemas.paths import USER_BASKETS_SCHEMA
@@ -16,8 +17,7 @@ AS_OF = dt.date(2024, 3, 31)
 
 
 def basket(user: str, seq: int, day: dt.date, items: list[str]) -> tuple:
-    time = dt.datetime.combine(day, dt.time(12))
-    return (user, f"{user}-{seq}", time, day, seq, None, items)
+    return basket_row(user, seq, dt.datetime.combine(day, dt.time(12)), items)
 
 
 def test_seed_items_from_the_latest_baskets_decayed(spark):
@@ -64,8 +64,7 @@ def test_scores_combine_transitions_and_neighbours(spark):
 
 def test_recommend_next_purchase_on_events(spark):
     def purchase(i: int, user: str, order: str, item: str, day: int) -> tuple:
-        time = dt.datetime(2024, 3, day, 12)
-        return (f"e{i}", time, user, None, order, item, "purchase", 1, 1.0, "test", time.date())
+        return event_at(f"e{i}", dt.datetime(2024, 3, day, 12), user, item, order)
 
     rows = [purchase(1, "u1", "o1", "a", 1), purchase(2, "u1", "o2", "b", 3),
             purchase(3, "u2", "o3", "a", 2), purchase(4, "u2", "o4", "b", 6), purchase(5, "u2", "o5", "c", 9),

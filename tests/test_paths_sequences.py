@@ -7,6 +7,7 @@ import datetime as dt
 
 from chispa import assert_df_equality
 
+from builders import event_at
 from lib.paths.sequences import unplaced_purchases, user_baskets, user_sequences
 from lib.schemas.events import EVENTS_SCHEMA
 from lib.schemas.paths import SEQUENCES_SCHEMA, USER_BASKETS_SCHEMA
@@ -17,7 +18,7 @@ def at(day: int, hour: int = 12) -> dt.datetime:
 
 
 def event(i: int, time: dt.datetime, user: str | None, order: str | None, item: str, kind: str = "purchase"):
-    return (f"e{i}", time, user, "s", order, item, kind, 1, 1.0, "test", time.date())
+    return event_at(f"e{i}", time, user, item, order, session="s", event_type=kind)
 
 
 EVENTS = [
