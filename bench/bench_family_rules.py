@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from pyspark.sql import functions as F
 
+from job_process import local_job_command, run_job_process  # noqa: E402 - bench/ is on sys.path
 from shared_datasets import PROJECT_ROOT  # noqa: E402 - bench/ is on sys.path
 
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -42,18 +41,11 @@ def submit(job: str, job_args: list[str]) -> float:
     """One job as its own process, as bench/bench_graph.py runs them; fails loudly."""
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable,
            "COBUY_PSEUDONYM_SECRET": os.environ.get("COBUY_PSEUDONYM_SECRET", "bench-secret")}
-    command = [sys.executable, f"jobs/{job}.py", "--env", "local", *job_args,
-               "--set", "spark.driver.memory=4g", "--set", "spark.driver.extraJavaOptions=-Xss32m"]
+    command = local_job_command(sys.executable, job, job_args)
     print("running:", " ".join(command[1:]), flush=True)
-    started = time.monotonic()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
-    wall = time.monotonic() - started
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise SystemExit(f"{job} failed (exit {result.returncode}) after {wall:.1f}s:\n{output[-4000:]}")
-    summary = [line for line in output.splitlines() if " ok in " in line]
-    print(f"{job}: {wall:.1f} s wall ({summary[-1].split(' ok in ', 1)[-1][:600] if summary else '?'})", flush=True)
-    return wall
+    run = run_job_process(job, command, env)
+    print(f"{job}: {run.wall_s:.1f} s wall ({run.summary[:600]})", flush=True)
+    return run.wall_s
 
 
 def main() -> int:

@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from lib.schemas.rules import ASSOCIATION_RULES
 from lib.session import build_session
 from lib.storage import TableStore
 
+from job_process import run_job_process  # noqa: E402 - bench/ is on sys.path
 from shared_datasets import DATASETS, PROJECT_ROOT  # noqa: E402 - bench/ is on sys.path
 FIRST_DAY, LAST_DAY = dt.date(2010, 12, 1), dt.date(2011, 12, 9)
 WHOLE_YEAR_DAYS = (LAST_DAY - FIRST_DAY).days + 1  # 374: the window ending at LAST_DAY starts at FIRST_DAY
@@ -97,15 +97,8 @@ def submit(job: str, job_args: list[str], env: dict[str, str]) -> tuple[float, s
     command = [str(spark_submit), "--driver-memory", "4g", "--driver-java-options", "-Xss32m",
                f"jobs/{job}.py", "--env", "local", *job_args]
     print("$ " + " ".join(command[1:]), flush=True)
-    started = time.monotonic()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
-    wall = time.monotonic() - started
-    # spark-submit's PythonRunner forwards the Python driver's stderr (the job's log) to its stdout.
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise SystemExit(f"{job} failed (exit {result.returncode}) after {wall:.1f}s:\n{output[-4000:]}")
-    summary = [line for line in output.splitlines() if " ok in " in line]
-    return wall, summary[-1].split(" ok in ", 1)[-1] if summary else "(no summary line)"
+    run = run_job_process(job, command, env)
+    return run.wall_s, run.summary
 
 
 def run_jobs(args: argparse.Namespace) -> None:

@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from lib.graph.pipeline import GraphInputs, GraphParams, build_item_graph, propa
 from lib.jobkit import open_store
 from lib.session import build_session
 
+from job_process import local_job_command, run_job_process  # noqa: E402 - bench/ is on sys.path
 from shared_datasets import DATASETS, PROJECT_ROOT  # noqa: E402 - bench/ is on sys.path
 
 sys.path.insert(0, str(PROJECT_ROOT))  # jobs/ (read_inputs of jobs/graph.py) is not an installed package
@@ -74,21 +74,12 @@ def timed(label: str, action):
 
 
 def submit(job: str, job_args: list[str], env: dict[str, str]) -> float:
-    # The job as `make demo` runs it: its own session loads Delta's jars (a bare spark-submit has none).
-    command = [sys.executable, f"jobs/{job}.py", "--env", "local", *job_args,
-               "--set", "spark.driver.memory=4g", "--set", "spark.driver.extraJavaOptions=-Xss32m"]
-    started = time.monotonic()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
-    wall = time.monotonic() - started
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise SystemExit(f"{job} failed (exit {result.returncode}) after {wall:.1f}s:\n{output[-4000:]}")
-    summary = [line for line in output.splitlines() if " ok in " in line]
-    print(f"{job}: {wall:.1f} s wall ({summary[-1].split(' ok in ', 1)[-1][:300] if summary else '?'})", flush=True)
-    printed = [line for line in result.stdout.splitlines() if line.startswith(("graph ", "  1.", "  2.", "  3."))]
-    for line in printed:
-        print("  " + line)
-    return wall
+    run = run_job_process(job, local_job_command(sys.executable, job, job_args), env)
+    print(f"{job}: {run.wall_s:.1f} s wall ({run.summary[:300]})", flush=True)
+    for line in run.stdout.splitlines():
+        if line.startswith(("graph ", "  1.", "  2.", "  3.")):
+            print("  " + line)
+    return run.wall_s
 
 
 def time_graph(inputs: GraphInputs, params: GraphParams, behaviour: DataFrame | None) -> dict[str, float]:
