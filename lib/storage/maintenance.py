@@ -37,8 +37,8 @@ def maintain_tables(
     """Compact (when asked) and vacuum each existing table in `tables`, `parallel_tables` tables at a
     time; a table not written yet is reported with nothing done. Results are in the order of `tables`.
 
-    Tables are independent Delta logs, so they are maintained side by side: on small tables the time
-    goes to listing files and replaying logs on the driver, not to the executors."""
+    Tables are independent Delta logs, so several can be maintained at once from driver threads
+    (whether that pays depends on the warehouse: docs/storage.md)."""
     if parallel_tables < 1:
         raise ValueError(f"parallel_tables must be >= 1, got {parallel_tables}")
 

@@ -114,13 +114,15 @@ class TableStore:
         return self.engine.read(location, PARTITION_COLUMN, start, end, version)
 
     def read_snapshot(self, table: str) -> DataFrame:
-        """A pinned table as this store first read it (materialised on the executors, kept until this
-        store writes it); any other table as it is now. A job's store pins the run log, so all its
-        inputs come from one set of runs and the log's small files are scanned once, not per input."""
+        """A pinned table at the version this store first read (cached, kept until this store writes
+        it); any other table as it is now. A job's store pins the run log, so all its inputs come from
+        one set of runs and the log's small files are scanned once, not per input. The version is
+        fixed, so cached blocks an executor loses are recomputed from the same snapshot."""
         if table not in self.pinned_tables:
             return self.read(table)
         if table not in self._snapshots:
-            self._snapshots[table] = self.read(table).localCheckpoint()
+            version = self.engine.version(self.path(table))
+            self._snapshots[table] = self.read(table, version=version).cache()
         return self._snapshots[table]
 
     def schema(self, table: str) -> T.StructType:
@@ -216,7 +218,9 @@ class TableStore:
                   if c in partition_by else F.col(f"`{c}`") for c in frame.columns]
             )
             kwargs = {"merge_schema": bool(added), "table_schema": table_schema}
-        self._snapshots.pop(table, None)
+        stale = self._snapshots.pop(table, None)
+        if stale is not None:
+            stale.unpersist()
         version, replaced = self.engine.write(
             location, frame, mode, partition_by, values, operation, before_commit, **kwargs
         )
