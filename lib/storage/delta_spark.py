@@ -110,12 +110,14 @@ class DeltaSparkEngine:
         quoted = location.replace("`", "``")
         wanted = f"interval {int(retention_hours)} hours"
         with self._retention_check_lifted():
-            properties = self._table(location).detail().select("properties").first()["properties"] or {}
+            # SHOW TBLPROPERTIES reads the table's metadata only; DESCRIBE DETAIL also sums its files
+            properties = {row["key"]: row["value"] for row in self.spark.sql(f"SHOW TBLPROPERTIES delta.`{quoted}`").collect()}
             if properties.get(RETENTION_PROPERTY) != wanted:
                 self.spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')")
             doomed = self.spark.sql(f"VACUUM delta.`{quoted}` DRY RUN")
             count = doomed.count()  # the files vacuum is about to delete (counted, not collected)
-            self._table(location).vacuum()
+            if count:  # nothing to delete: a second listing of the table would find nothing either
+                self._table(location).vacuum()
         return count
 
     @contextlib.contextmanager
