@@ -111,12 +111,17 @@ def no_repeat_events(events: DataFrame) -> DataFrame:
 
 
 def build_no_repeat(source_warehouse: str, warehouse: str) -> None:
+    """The no-repeat `events`, and the source's `items` and `item_embeddings` as they are (item-level
+    tables: text and graph need them), so every source of the recommender config runs on the copy."""
     spark = build_session("cobuy-bench-evaluate-no-repeat", SESSION_CONF)
     try:
-        target = TableStore(spark, warehouse, "auto")
+        source, target = TableStore(spark, source_warehouse, "auto"), TableStore(spark, warehouse, "auto")
         if not target.exists(EVENTS):
-            target.overwrite(EVENTS, no_repeat_events(TableStore(spark, source_warehouse, "auto").read(EVENTS)))
-        print(f"no-repeat events table in {warehouse}")
+            target.overwrite(EVENTS, no_repeat_events(source.read(EVENTS)))
+        for table in (ITEMS, ITEM_EMBEDDINGS):
+            if source.exists(table) and not target.exists(table):
+                target.overwrite(table, source.read(table))
+        print(f"no-repeat events (and the source's items, item_embeddings) in {warehouse}")
     finally:
         spark.stop()
 
