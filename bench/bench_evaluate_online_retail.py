@@ -120,7 +120,8 @@ def build_no_repeat(source_warehouse: str, warehouse: str) -> None:
             target.overwrite(EVENTS, no_repeat_events(source.read(EVENTS)))
         for table in (ITEMS, ITEM_EMBEDDINGS):
             if source.exists(table) and not target.exists(table):
-                target.overwrite(table, source.read(table))
+                frame = source.read(table)
+                target.overwrite(table, frame, partition_by=("dt",) if "dt" in frame.columns else ())
         print(f"no-repeat events (and the source's items, item_embeddings) in {warehouse}")
     finally:
         spark.stop()
