@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,8 +43,8 @@ from lib.schemas.events import EVENTS, ITEMS
 from lib.schemas.text import ITEM_EMBEDDINGS
 from lib.session import build_session
 from lib.storage import TableStore
+from job_process import local_job_command, run_job_process
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_DATE = "2011-12-09"
 NON_PRODUCT = ["POST", "DOT", "M", "m", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B"]
 OVERRIDES = [
@@ -148,16 +147,12 @@ def build_events(warehouse: str, folder: str | None) -> bool:
 
 def run_job_timed(name: str, *args: str) -> float:
     """One job as its own process (like spark-submit), wall time incl. JVM start; fails loudly."""
-    command = [sys.executable, str(PROJECT_ROOT / "jobs" / f"{name}.py"), "--env", "local", *args]
-    print("running:", " ".join(command[1:]), flush=True)
-    started = time.monotonic()
-    completed = subprocess.run(command, cwd=PROJECT_ROOT,
-                               env={**os.environ, **JOB_ENV, "PYSPARK_PYTHON": sys.executable})
-    elapsed = time.monotonic() - started
-    if completed.returncode != 0:
-        raise SystemExit(f"jobs/{name}.py failed (exit {completed.returncode}) after {elapsed:.1f}s")
-    print(f"jobs/{name}.py took {elapsed:.1f}s", flush=True)
-    return elapsed
+    print(f"running: jobs/{name}.py {' '.join(args)}", flush=True)
+    done = run_job_process(name, local_job_command(sys.executable, name, args),
+                           {**os.environ, **JOB_ENV, "PYSPARK_PYTHON": sys.executable})
+    print(done.stdout, end="")
+    print(f"jobs/{name}.py took {done.wall_s:.1f}s: {done.summary[:300]}", flush=True)
+    return done.wall_s
 
 
 def build_warehouse(warehouse: str, folder: str | None) -> bool:
@@ -213,19 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         warehouse = str(Path(args.no_repeat).resolve())
 
     run_id = f"bench-online-retail-{int(time.time())}"
-    command = [
-        sys.executable, str(PROJECT_ROOT / "jobs" / "evaluate.py"), "--env", "local", "--date", RUN_DATE,
-        "--set", f"storage.warehouse={warehouse}", "--set", f"run_id={run_id}",
+    elapsed = run_job_timed(
+        "evaluate", "--date", RUN_DATE, "--set", f"storage.warehouse={warehouse}", "--set", f"run_id={run_id}",
         *[x for o in [*OVERRIDES, *(OLD_GRID_OVERRIDES if args.old_grid else GRID_OVERRIDES), *args.overrides]
           for x in ("--set", o)],
-    ]
-    print("running:", " ".join(command[1:]), flush=True)
-    t0 = time.monotonic()
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, "PYSPARK_PYTHON": sys.executable})
-    elapsed = time.monotonic() - t0
-    if completed.returncode != 0:
-        print(f"jobs/evaluate.py failed (exit {completed.returncode}) after {elapsed:.1f}s", file=sys.stderr)
-        return completed.returncode
+    )
     print(f"\njobs/evaluate.py (tuning grid + final window, incl. JVM start) took {elapsed:.1f}s")
 
     rows = final_figures(warehouse, run_id)
