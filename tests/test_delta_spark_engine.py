@@ -100,3 +100,50 @@ def test_delta_spark_without_its_classes_is_a_clear_error(spark, warehouse, monk
 def test_an_unknown_engine_is_refused(spark, warehouse):
     with pytest.raises(ValueError, match="unknown storage engine 'delta'"):
         TableStore(spark, warehouse, engine="delta")
+
+
+class _DeltaBuildWithoutTheLogApi:
+    """What py4j gives on a Delta build whose DeltaLog lacks forTable/update: a call that fails."""
+
+    def forTable(self, *args):  # noqa: N802 - the JVM method's name
+        from py4j.protocol import Py4JError
+
+        raise Py4JError("An error occurred while calling DeltaLog.forTable: Method forTable([...]) does not exist")
+
+
+def test_version_and_partitions_come_from_the_log_and_equal_the_public_api(spark, warehouse):
+    engine = DeltaSparkEngine(spark)
+    dated, plain = f"{warehouse}/dated", f"{warehouse}/plain"
+    frame = spark.createDataFrame([(1, dt.date(2024, 1, 1)), (2, None)], "x int, dt date")
+    frame.write.format("delta").partitionBy("dt").save(dated)
+    frame.write.format("delta").mode("append").partitionBy("dt").save(dated)
+    frame.select("x").write.format("delta").save(plain)
+
+    from_log = [engine.version(dated), engine.partition_columns(dated), engine.version(plain),
+                engine.partition_columns(plain), engine.version(f"{warehouse}/none")]
+    assert engine._log.available
+    engine._log.available = False  # the public API: history(1) and DESCRIBE DETAIL
+    public = [engine.version(dated), engine.partition_columns(dated), engine.version(plain),
+              engine.partition_columns(plain), engine.version(f"{warehouse}/none")]
+
+    assert from_log == public == [1, ["dt"], 0, [], -1]
+
+
+def test_a_delta_build_without_the_log_api_falls_back_to_the_public_api(spark, warehouse):
+    engine = DeltaSparkEngine(spark)
+    spark.createDataFrame([(1, dt.date(2024, 1, 1))], "x int, dt date").write.format("delta").partitionBy("dt").save(warehouse)
+    engine._log._delta_log = _DeltaBuildWithoutTheLogApi()
+
+    assert (engine.version(warehouse), engine.partition_columns(warehouse)) == (0, ["dt"])
+    assert engine._log.available is False
+
+
+def test_a_log_that_cannot_be_read_is_an_error_not_a_fallback(spark, tmp_path):
+    engine = DeltaSparkEngine(spark)
+    log = tmp_path / "broken" / "_delta_log"
+    log.mkdir(parents=True)
+    (log / "00000000000000000000.json").write_text("this is not a commit\n")
+
+    with pytest.raises(Exception, match="(?i)json|parse|unrecognized|corrupt"):
+        engine.version(str(tmp_path / "broken"))
+    assert engine._log.available is True
