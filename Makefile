@@ -31,8 +31,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	DEMO_DATE=$(DEMO_DATE) DEMO_DAYS=$(DEMO_DAYS) bash deploy/demo.sh
 
-# Every test, the Airflow and cluster proofs included (Airflow gets its own .venv-airflow first).
-test: setup airflow-env
+# Every test, the Airflow and cluster proofs included (Airflow gets its own .venv-airflow first; the
+# two environments install side by side: downloads and unpacking, not CPU, are most of their time).
+test:
+	$(MAKE) -j2 setup airflow-env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: setup

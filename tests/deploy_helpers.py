@@ -56,6 +56,11 @@ TEST_SPARK = {
     "spark.sql.adaptive.enabled": "false",
     "spark.ui.enabled": "false",
     "spark.driver.host": "127.0.0.1",
+    # The cluster's executors are two more cold JVMs on the same 2 cores, each doing a few ms of work
+    # per task: C1 alone compiles what they run at a fraction of C2's cost (cluster jobs 15-25% shorter
+    # here, docs/figures.md). Results do not depend on it: Java's float arithmetic is strict (JEP 306).
+    # No effect on local[*], whose executor is the driver's JVM. Jobs' own extraJavaOptions still apply.
+    "spark.executor.defaultJavaOptions": "-XX:TieredStopAtLevel=1",
 }
 
 
