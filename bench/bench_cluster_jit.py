@@ -50,6 +50,7 @@ def upstream_of(pipeline: dict, jobs: list[str]) -> list[str]:
 
 
 def start_cluster(logs: Path, env: dict[str, str]) -> standalone.StandaloneCluster:
+    logs.mkdir(parents=True)
     port, spark_class = free_port(), str(VENV_BIN / "spark-class")
     cluster = standalone.StandaloneCluster(master_url=f"spark://127.0.0.1:{port}", logs=logs)
     cluster.processes.append(standalone.start(
