@@ -28,7 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_ROOT / "tests"), str(PROJECT_ROOT)]
 
 from deploy_helpers import (  # noqa: E402 - the test suite's package, shop and cluster helpers
-    TEST_SPARK, VENV_BIN, build_package, existing_jobs, free_port, project_spark_env, read_pipeline,
+    TEST_SPARK, VENV_BIN, build_package, existing_jobs, project_spark_env, read_pipeline,
     runnable_pipeline, submit_job, topological, write_overlay,
 )
 import standalone  # noqa: E402
@@ -47,28 +47,6 @@ def upstream_of(pipeline: dict, jobs: list[str]) -> list[str]:
                 needed.add(up)
                 pending.append(up)
     return [task for task in topological(pipeline) if task in needed and task not in jobs]
-
-
-def start_cluster(logs: Path, env: dict[str, str]) -> standalone.StandaloneCluster:
-    logs.mkdir(parents=True)
-    port, spark_class = free_port(), str(VENV_BIN / "spark-class")
-    cluster = standalone.StandaloneCluster(master_url=f"spark://127.0.0.1:{port}", logs=logs)
-    cluster.processes.append(standalone.start(
-        [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-         "--webui-port", str(free_port())], logs / "master.log", env))
-    for index in range(1, standalone.WORKERS + 1):
-        (logs / f"worker{index}").mkdir()
-        cluster.processes.append(standalone.start(
-            [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1",
-             "--memory", "1536m", "--work-dir", str(logs / f"worker{index}"), "--webui-port", str(free_port()),
-             cluster.master_url], logs / f"worker{index}.log", env))
-    deadline = time.monotonic() + standalone.START_TIMEOUT_S
-    while cluster.registered_workers() < standalone.WORKERS:
-        if time.monotonic() > deadline:
-            cluster.stop()
-            raise SystemExit(f"workers not registered in {standalone.START_TIMEOUT_S}s; see {logs}")
-        time.sleep(1)
-    return cluster
 
 
 def main() -> int:
@@ -98,7 +76,7 @@ def main() -> int:
         print(f"shop and upstream jobs ({', '.join(upstream_of(pipeline, jobs))}) on local[2]: "
               f"{time.monotonic() - started:.0f} s", flush=True)
 
-        cluster = start_cluster(root / "standalone", env)
+        cluster = standalone.start_cluster(root / "standalone", env)
         results: dict[tuple[str, str], list[tuple[float, float]]] = {}
         try:
             for _ in range(options.repeats):

@@ -65,12 +65,12 @@ def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pope
         handle.close()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
-    logs = tmp_path_factory.mktemp("standalone")
+def start_cluster(logs: Path, env: dict[str, str]) -> StandaloneCluster:
+    """A master and WORKERS one-core workers on 127.0.0.1, their logs in `logs`, once every worker
+    has registered; everything started is stopped again when they do not come up."""
+    logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     spark_class = str(VENV_BIN / "spark-class")
-    env = project_spark_env()
     standalone = StandaloneCluster(master_url=f"spark://127.0.0.1:{port}", logs=logs)
     try:
         standalone.processes.append(start(
@@ -93,6 +93,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneClus
             assert not dead, f"{dead} exited; logs in {logs}"
             assert time.monotonic() < deadline, f"{WORKERS} workers not registered in {START_TIMEOUT_S}s; see {logs}"
             time.sleep(1)
+    except BaseException:
+        standalone.stop()
+        raise
+    return standalone
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
+    standalone = start_cluster(tmp_path_factory.mktemp("standalone"), project_spark_env())
+    try:
         yield standalone
     finally:
         pids = standalone.stop()
