@@ -14,7 +14,7 @@ import pyspark
 from lib.session import MissingJarsError, delta_classes_available, resolve_jars
 from lib.storage import TableStore, WriteError
 from lib.storage import store as store_module
-from lib.storage.delta_spark import DeltaSparkEngine, replace_where_predicate
+from lib.storage.delta_spark import DeltaSparkEngine, interval_hours, replace_where_predicate
 from lib.storage.embedded import EmbeddedEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +29,16 @@ def test_replace_where_predicate_names_exactly_the_dates():
 def test_replace_where_predicate_refuses_what_is_not_a_date(values):
     with pytest.raises(ValueError):
         replace_where_predicate("dt", values)
+
+
+@pytest.mark.parametrize(("value", "hours"), [
+    (None, 168.0),  # the property unset: Delta's default, a week
+    ("interval 1 weeks", 168.0), ("interval 1 week", 168.0), ("interval 168 hours", 168.0),
+    ("INTERVAL 7 days", 168.0), ("interval 0 hours", 0.0), ("interval 90 minutes", 1.5),
+    ("interval 1 week 2 days", None), ("168", None), ("", None),
+])
+def test_interval_hours_reads_deltas_retention_property(value, hours):
+    assert interval_hours(value) == hours
 
 
 def test_replace_where_predicate_selects_those_partitions_in_spark(spark):

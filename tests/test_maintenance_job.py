@@ -74,3 +74,20 @@ def test_maintenance_compacts_and_vacuums_keeping_every_current_row(spark, store
     )
     assert_df_equality(log, expected_log, ignore_row_order=True, ignore_nullable=True)
     assert store.schema(MAINTENANCE_LOG) == MAINTENANCE_LOG_SCHEMA
+
+
+def test_a_table_at_deltas_default_retention_is_vacuumed_without_a_metadata_commit(spark, store, warehouse):
+    """168 h is Delta's default retention: a table that does not set the property gets no commit for it."""
+    store.replace_partitions("t", spark.createDataFrame([("a", 1, D1)], ROWS), dates=[D1])
+    version = store.engine.version(store.path("t"))
+    argv = ["--env", "local", "--date", str(RUN_DATE), "--set", f"storage.warehouse={warehouse}",
+            "--set", 'maintained_tables=["t"]', "--set", "compact=false"]
+
+    assert run_job("maintenance", maintenance.parse_args, maintenance.run, argv) == EXIT_OK
+
+    assert store.engine.version(store.path("t")) == version
+    assert "delta.deletedFileRetentionDuration" not in DeltaTable(store.path("t")).metadata().configuration
+    [row] = store.read(MAINTENANCE_LOG).collect()
+    assert (row.table_name, row.status, row.retention_hours, row.files_vacuumed, row.version_after) == (
+        "t", "maintained", 168, 0, version,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -35,6 +36,17 @@ CONFLICT_EXCEPTIONS = (
 
 # Where Delta 4 takes a vacuum's retention from (a vacuum's own RETAIN argument is ignored unless 0).
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
+DEFAULT_RETENTION_HOURS = 168.0  # Delta's value when a table does not set the property ("interval 1 week")
+_INTERVAL_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
+
+
+def interval_hours(value: str | None) -> float | None:
+    """Hours of a Delta interval property such as 'interval 1 week' or 'interval 168 hours'; an absent
+    property is Delta's default retention; None when the text is not one number and one unit."""
+    if value is None:
+        return DEFAULT_RETENTION_HOURS
+    match = re.fullmatch(r"\s*interval\s+(\d+(?:\.\d+)?)\s+(week|day|hour|minute|second)s?\s*", value.lower())
+    return None if match is None else float(match.group(1)) * _INTERVAL_HOURS[match.group(2)]
 
 
 def replace_where_predicate(column: str, values: Sequence[str]) -> str:
@@ -107,8 +119,9 @@ class DeltaSparkEngine:
         """Delete files no version younger than `retention_hours` refers to; returns how many.
 
         Delta 4 ignores a vacuum's own retention argument unless it is 0 and uses the table's
-        `delta.deletedFileRetentionDuration` (default 7 days), so the retention is set there first
-        (one metadata commit, only when it changes). The caller chose the retention (the maintenance
+        `delta.deletedFileRetentionDuration` (default 7 days), so the retention is set there first:
+        one metadata commit, only when the table's retention (Delta's default when the property is
+        unset) is not already `retention_hours`. The caller chose the retention (the maintenance
         job validates it), so Delta's 168-hour guard is lifted while any vacuum of this engine runs
         (tables may be vacuumed from several threads).
         """
@@ -117,7 +130,7 @@ class DeltaSparkEngine:
         with self._retention_check_lifted():
             # SHOW TBLPROPERTIES reads the table's metadata only; DESCRIBE DETAIL also sums its files
             properties = {row["key"]: row["value"] for row in self.spark.sql(f"SHOW TBLPROPERTIES delta.`{quoted}`").collect()}
-            if properties.get(RETENTION_PROPERTY) != wanted:
+            if interval_hours(properties.get(RETENTION_PROPERTY)) != float(retention_hours):
                 self.spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')")
             doomed = self.spark.sql(f"VACUUM delta.`{quoted}` DRY RUN")
             count = doomed.count()  # the files vacuum is about to delete (counted, not collected)
