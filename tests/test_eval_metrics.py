@@ -109,6 +109,32 @@ def test_evaluate_at_k_hand_computed(spark, recs, truth):
     assert_approx_df_equality(actual, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_group_column_of_the_lists_measures_each_list_alone_in_one_pass(spark, recs, truth):
+    """Two models' lists in one frame (`model` in recs, truth and groups) = each list measured alone:
+    model m1 is the hand example; m2 lists only u4's a b c and u2's y, so u1 and u3 score 0 there
+    and the same user id in the two lists is never mixed up; m3 has no list at all."""
+    catalogue = spark.createDataFrame([(i,) for i in ["a", "b", "c", "x", "y"]], "item_id string")
+    info = spark.createDataFrame([("a", 0.0), ("b", 1.0), ("y", 3.0)], "item_id string, self_information double")
+    other = spark.createDataFrame([("u4", 1, "a"), ("u4", 2, "b"), ("u4", 3, "c"), ("u2", 1, "y")], RECS_SCHEMA)
+    both = recs.selectExpr("'m1' AS model", "*").unionByName(other.selectExpr("'m2' AS model", "*"))
+    models = spark.createDataFrame([("m1",), ("m2",), ("m3",)], "model string")
+    groups = models.crossJoin(spark.createDataFrame([("w", "all")], "view string, slice string"))
+    grouped_truth = models.crossJoin(truth.selectExpr("'w' AS view", "'all' AS slice", "*"))
+
+    actual = M.evaluate_at_k(both, grouped_truth, catalogue, info, 3, groups)
+
+    def alone(lists, model: str):
+        return M.evaluate_at_k(lists, truth, catalogue, info, 3).selectExpr(
+            f"'{model}' AS model", "'w' AS view", "'all' AS slice", "*")
+
+    expected = alone(recs, "m1").unionByName(alone(other, "m2")).unionByName(
+        alone(spark.createDataFrame([], RECS_SCHEMA), "m3"))
+    assert_approx_df_equality(actual, expected, 1e-12, ignore_row_order=True, ignore_nullable=True)
+    m2 = {r["metric"]: (r["value"], r["users"]) for r in actual.where("model = 'm2'").collect()}
+    # m2 on the 4 evaluated users: u2 hits y at 1 (ndcg 1, ap 1), u4 no hit; u1 and u3 no list
+    assert m2["hit_rate"] == (0.25, 4) and m2["ndcg"] == (0.25, 4) and m2["recall"] == (0.25, 4)
+    assert m2["coverage"] == (4 / 5, 2)  # a b c y shown to u2 and u4
+
 def test_groups_are_measured_each_on_its_own_users_in_one_pass(spark, recs, truth):
     """Grouped = each group alone: group (w, all) is the hand example, (w, u2) only u2's truth,
     (w, none) has no truth rows (null means, 0 users, coverage 0)."""

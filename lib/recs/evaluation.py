@@ -334,20 +334,41 @@ def window_context(
 def measure(
     data: WindowData, served: DataFrame, k: int, cells: Sequence[tuple[str, str]] | None = None
 ) -> list[dict[str, Any]]:
-    """[{view, slice, metric, k, value, users}] of one served list (a bounded collect).
+    """[{view, slice, metric, k, value, users}] of one served list (a bounded collect)."""
+    return measure_lists(data, {"": served}, k, cells)[""]
 
-    Every cell is measured in the same pass over the served list: its top-k is ranked once, not
-    once per cell and metric family."""
+
+def measure_lists(
+    data: WindowData, served: Mapping[str, DataFrame], k: int, cells: Sequence[tuple[str, str]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """{name: [{view, slice, metric, k, value, users}]} of several served lists (one bounded collect).
+
+    Every list x view x slice cell is measured in one pass: each list's top-k is ranked once, not
+    once per cell, metric family and list (a Spark job and its planning cost more than the tiny
+    joins of one more list)."""
     cells = list(cells or [(v, s) for v in VIEWS for s in SLICES])
+    names = list(served)
+    if not names:
+        return {}
+    spark = next(iter(served.values())).sparkSession
+    lists = None
+    for name, frame in served.items():
+        part = frame.select(F.lit(name).alias("list"), "user_id", "rank", "item_id")
+        lists = part if lists is None else lists.unionByName(part)
     truth = None
     for view, slice_name in cells:
         part = data.truth[(view, slice_name)].select(
             F.lit(view).alias("view"), F.lit(slice_name).alias("slice"), "user_id", "item_id"
         )
         truth = part if truth is None else truth.unionByName(part)
-    groups = served.sparkSession.createDataFrame(cells, "view string, slice string")
-    metrics = evaluate_at_k(served, truth, data.catalogue, data.self_information, k, groups)
-    return [row.asDict() for row in metrics.collect()]
+    list_names = spark.createDataFrame([(n,) for n in names], "list string")
+    groups = list_names.crossJoin(spark.createDataFrame(cells, "view string, slice string"))
+    metrics = evaluate_at_k(lists, list_names.crossJoin(truth), data.catalogue, data.self_information, k, groups)
+    measured: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for row in metrics.collect():  # lists x cells x 7 metrics rows
+        values = row.asDict()
+        measured[values.pop("list")].append(values)
+    return measured
 
 
 def metric_value(rows: Sequence[Mapping[str, Any]], metric: str, view: str, slice_name: str) -> float:
@@ -476,16 +497,16 @@ def tune(data: WindowData, search: Search, inputs: Mapping[str, DataFrame], out:
 
     points = search.hybrid_grid.points(search.sources)
     singles, blends = served_lists(data, search, inputs, best_als, points, computed=best_candidates)
-    for name, served in singles.items():
-        if name != ALS:
-            params = params_json(name, settings, best_als, base_hybrid)
-            measured = measure(data, served, settings.k, cells)
-            out.add(data.window, name, params, True, measured)
-            tuned.append({"model": name, "parameters": params, "metric": metric_name,
-                          "value": _finite(metric_value(measured, metric, view, slice_name)), "selected": True})
+    single_rows = measure_lists(data, {n: f for n, f in singles.items() if n != ALS}, settings.k, cells)
+    for name, measured in single_rows.items():
+        params = params_json(name, settings, best_als, base_hybrid)
+        out.add(data.window, name, params, True, measured)
+        tuned.append({"model": name, "parameters": params, "metric": metric_name,
+                      "value": _finite(metric_value(measured, metric, view, slice_name)), "selected": True})
+    blend_rows = measure_lists(data, {str(i): served for i, (_, served) in enumerate(blends)}, settings.k, cells)
     best_hybrid, best_score = None, float("-inf")
-    for point, served in blends:
-        measured = measure(data, served, settings.k, cells)
+    for i, (point, _) in enumerate(blends):
+        measured = blend_rows[str(i)]
         score = metric_value(measured, metric, view, slice_name)
         params = params_json(HYBRID, settings, best_als, point)
         out.add(data.window, HYBRID, params, False, measured)
@@ -513,9 +534,10 @@ def _select(out: MetricRows, tuned: list[dict[str, Any]], window: str, model: st
 def report(data: WindowData, search: Search, inputs: Mapping[str, DataFrame], chosen: Chosen, out: MetricRows) -> None:
     """Every source and the hybrid, with the chosen parameters, on every view x slice of the window."""
     singles, blends = served_lists(data, search, inputs, chosen.als, [chosen.hybrid])
-    for name, served in [*singles.items(), (HYBRID, blends[0][1])]:
+    measured = measure_lists(data, {**singles, HYBRID: blends[0][1]}, search.settings.k)
+    for name, rows in measured.items():
         params = params_json(name, search.settings, chosen.als, chosen.hybrid)
-        out.add(data.window, name, params, True, measure(data, served, search.settings.k))
+        out.add(data.window, name, params, True, rows)
 
 
 def run_evaluation(

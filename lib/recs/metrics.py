@@ -75,18 +75,19 @@ def _require(frame: DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise ValueError(f"{what} lacks column(s) {', '.join(missing)} (has: {', '.join(frame.columns)})")
 
 
-def top_k(recs: DataFrame, k: int) -> DataFrame:
-    """(user_id, position, item_id): each user's first k distinct items, positions 1..k."""
+def top_k(recs: DataFrame, k: int, by: Sequence[str] = ()) -> DataFrame:
+    """(*by, user_id, position, item_id): each user's first k distinct items, positions 1..k (one
+    list per user and value of `by`, e.g. per model when `recs` holds several models' lists)."""
     _check_k(k)
-    _require(recs, ("user_id", "rank", "item_id"), "recommendations")
-    by_rank = Window.partitionBy("user_id").orderBy(F.col("best_rank").asc(), F.col("item_id").asc())
+    _require(recs, ("user_id", "rank", "item_id", *by), "recommendations")
+    by_rank = Window.partitionBy(*by, "user_id").orderBy(F.col("best_rank").asc(), F.col("item_id").asc())
     return (
         recs.where(F.col("user_id").isNotNull() & F.col("item_id").isNotNull())
-        .groupBy("user_id", "item_id")
+        .groupBy(*by, "user_id", "item_id")
         .agg(F.min("rank").alias("best_rank"))
         .withColumn("position", F.row_number().over(by_rank))
         .where(F.col("position") <= k)
-        .select("user_id", F.col("position").cast("int").alias("position"), "item_id")
+        .select(*by, "user_id", F.col("position").cast("int").alias("position"), "item_id")
     )
 
 
@@ -220,11 +221,14 @@ def evaluate_at_k(
     With `groups` (one row per group, e.g. its columns view and slice), `truth` carries the group
     columns and every group is measured on its own users in one pass over the lists: the rows start
     with the group columns, and a group with no truth rows still gets its rows (null means, 0 users).
+    A group column that `recs` has too (e.g. `model`, several models' lists in one frame) splits the
+    lists as well: each group is measured on its own lists.
     """
     by = tuple(groups.columns) if groups is not None else ()
+    list_keys = [c for c in by if c in recs.columns]
     relevant = relevant_items(truth, by)
     evaluated_users = relevant.select(*by, "user_id").distinct()
-    listed = top_k(recs, k).join(evaluated_users, on="user_id", how="inner")
+    listed = top_k(recs, k, list_keys).join(evaluated_users, on=[*list_keys, "user_id"], how="inner")
     return (
         _mean_ranking(_per_user(listed, relevant, k, by), k, by, groups)
         .unionByName(_coverage(listed, catalogue, k, by, groups))
