@@ -47,7 +47,7 @@ def maintain_tables(
             return TableMaintenance(table, 0, 0, 0, None)
         compacted = store.compact(table) if compact else {"files_removed": 0, "files_added": 0}
         vacuumed = store.vacuum(table, retention_hours)
-        version = int(store.history(table, 1)[0]["version"])
+        version = store.version(table)
         return TableMaintenance(table, compacted["files_removed"], compacted["files_added"], vacuumed, version)
 
     if parallel_tables == 1 or len(tables) < 2:

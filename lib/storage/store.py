@@ -128,6 +128,10 @@ class TableStore:
     def schema(self, table: str) -> T.StructType:
         return self.engine.schema(self.path(table))
 
+    def version(self, table: str) -> int:
+        """The table's latest committed version (-1 when there is no table): from Delta's log, no Spark job."""
+        return self.engine.version(self.path(table))
+
     def history(self, table: str, limit: int | None = None) -> list[dict]:
         return self.engine.history(self.path(table), limit)
 
