@@ -316,6 +316,17 @@ def submit_job(
     )
 
 
+def run_in_session(job: str, env_name: str, conf_dir: Path, args: Sequence[str]) -> None:
+    """jobs/<job>.py's main in this process, on the test session (the `spark` fixture): a shop's history
+    written in a warm JVM, not a fresh spark-submit per step. Same arguments as `submit_job`."""
+    import importlib
+
+    dated = ["--date", str(RUN_DATE)] if "--date" not in args and "--from" not in args else []
+    argv = ["--env", env_name, "--conf-dir", str(conf_dir), *dated, *map(str, args)]
+    exit_code = importlib.import_module(f"jobs.{job}").main(argv)
+    assert exit_code == 0, f"{job} {' '.join(argv)} exited {exit_code}"
+
+
 def project_spark_env(**extra: str) -> dict[str, str]:
     """The environment jobs get from the project: its Python for driver and workers, loopback only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK_", "AIRFLOW"))}

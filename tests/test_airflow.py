@@ -31,9 +31,8 @@ import pytest
 import pyarrow as pa
 from deploy_helpers import (
     AIRFLOW_BIN, APPEND_ONLY_TABLES, PIPELINE_FILE, PSEUDONYM_SECRET, RUN_DATE, SHOP_DAYS, TEST_SPARK, VENV_BIN,
-    assert_tables_equal, build_package, dump_toml, existing_jobs, landing_days, project_spark_env,
-    read_pipeline, row_counts, run_logged, runnable_pipeline, submit_job, without_run_metadata,
-    write_overlay,
+    assert_tables_equal, build_package, dump_toml, existing_jobs, landing_days, read_pipeline, row_counts,
+    run_in_session, run_logged, runnable_pipeline, without_run_metadata, write_overlay,
 )
 from s3_helpers import S3A_JARS, S3Server, moto_s3
 from lib.schemas.runs import RUN_COMPLETE
@@ -247,7 +246,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.mark.cluster
 def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equal_outputs(
-    airflow_python: Path, cluster: StandaloneCluster, s3: S3Server, tmp_path: Path
+    airflow_python: Path, cluster: StandaloneCluster, s3: S3Server, spark, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`airflow dags test` twice for one date on one warehouse in S3: first with Spark local[2], then
     again with the Spark connection pointing at a two-worker standalone cluster. Every task succeeds
@@ -262,8 +262,15 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
     pipeline, pre_steps = runnable_pipeline(read_pipeline(), existing_jobs())
     (tmp_path / "pipeline.toml").write_text(dump_toml(pipeline))
     log = tmp_path / "airflow.log"
-    for job, *args in pre_steps:  # the shop's history, delivered before the day the DAG runs
-        submit_job(package, "local[2]", job, "e2e", args, tmp_path / "history.log", project_spark_env())
+    # The shop's history, delivered before the day the DAG runs: written by the same jobs in the test
+    # session's warm JVM on local disk (a spark-submit each cost ~80 s on 2 cores), then copied into
+    # the bucket (Delta's log holds relative paths). Pseudonyms use the DAG's secret.
+    history_warehouse = tmp_path / "history-warehouse"
+    write_overlay(package / "conf", "history", history_warehouse, landing, {})
+    monkeypatch.setenv("COBUY_PSEUDONYM_SECRET", PSEUDONYM_SECRET)
+    for job, *args in pre_steps:
+        run_in_session(job, "history", package / "conf", args)
+    s3.upload_tree(history_warehouse, warehouse_prefix)
     history = time.monotonic() - started
 
     home = tmp_path / "airflow"
