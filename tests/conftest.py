@@ -13,6 +13,7 @@ import sys
 import pytest
 from pyspark.sql import SparkSession
 
+from deploy_helpers import TINY_DATA_SPARK_CONF
 from lib.session import DELTA_SPARK_CONF, build_session
 from lib.storage import TableStore
 
@@ -32,6 +33,8 @@ TEST_SPARK_CONF = {
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     # Tests vacuum with a retention of 0 hours to see the effect at once.
     "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+    # Tiny data: expressions interpreted, not compiled for every new plan (deploy_helpers).
+    **TINY_DATA_SPARK_CONF,
 }
 
 
