@@ -1,16 +1,21 @@
-"""Cluster jobs with the executors' default JIT (C1 then C2) against C1 alone, side by side.
+"""Settings that cut a small job's fixed cost, each pair of variants side by side on the test shop.
 
-    .venv/bin/python bench/bench_cluster_jit.py [--jobs als,graph] [--repeats 2]
+    .venv/bin/python bench/bench_job_settings.py --compare executor-jit [--jobs als,graph] [--repeats 2]
+    .venv/bin/python bench/bench_job_settings.py --compare codegen [--jobs als,fpgrowth,evaluate] [--repeats 2]
 
-Why: on a 2-core machine a standalone-cluster job is three cold JVMs (driver, two executors) whose
-JIT compilers compete with the work; the end-to-end test (tests/test_airflow.py) runs its cluster
-jobs with `spark.executor.defaultJavaOptions=-XX:TieredStopAtLevel=1` (tests/deploy_helpers.py).
+Why: the end-to-end test (tests/test_airflow.py) runs each job as its own spark-submit, so every job
+pays a cold JVM's fixed costs on 2 cores. Two settings of the tests (tests/deploy_helpers.py) cut them:
+- `executor-jit`: on the standalone cluster a job is three cold JVMs (driver, two executors) whose JIT
+  compilers compete with the work; the executors run C1 alone
+  (`spark.executor.defaultJavaOptions=-XX:TieredStopAtLevel=1`) against the default JIT (C1 then C2);
+- `codegen`: on local[2], Spark's generated code (whole-stage codegen, expressions compiled by
+  Janino) against interpreted expressions (`TINY_DATA_SPARK_CONF`), for tiny tables.
 
 What it does: the end-to-end test's tiny shop (10 days, 300 users, 120 items) is generated and
-ingested, and the jobs the measured ones read are run once with Spark local[2]. Then a standalone
-master with two one-core workers starts on 127.0.0.1 and each measured job is submitted to it
-with each variant in turn (A, B, A, B, ... so drift on a shared machine hits both), re-running the
-same date. Prints each run's wall time and its driver process tree's CPU time.
+ingested, and the jobs the measured ones read are run once with Spark local[2]. Then each measured
+job is submitted (to a standalone master with two one-core workers on 127.0.0.1 for executor-jit,
+to local[2] for codegen) with each variant in turn (A, B, A, B, ... so drift on a shared machine hits
+both), re-running the same date. Prints each run's wall time and its driver process tree's CPU time.
 """
 
 from __future__ import annotations
@@ -33,8 +38,14 @@ from deploy_helpers import (  # noqa: E402 - the test suite's package, shop and 
 )
 import standalone  # noqa: E402
 
-VARIANTS = {"default JIT": "", "C1 only": "-XX:TieredStopAtLevel=1"}
 EXECUTOR_JIT = "spark.executor.defaultJavaOptions"
+CODEGEN_ON = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}  # Spark's defaults
+CODEGEN_OFF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+# compare -> (where the measured jobs run, {variant label: the Spark settings it submits with})
+COMPARISONS = {
+    "executor-jit": ("cluster", {"default JIT": {}, "C1 only": {EXECUTOR_JIT: "-XX:TieredStopAtLevel=1"}}),
+    "codegen": ("local[2]", {"generated code": CODEGEN_ON, "interpreted": CODEGEN_OFF}),
+}
 
 
 def upstream_of(pipeline: dict, jobs: list[str]) -> list[str]:
@@ -51,17 +62,20 @@ def upstream_of(pipeline: dict, jobs: list[str]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", default="als,graph", help="pipeline tasks to time on the cluster")
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="executor-jit")
+    parser.add_argument("--jobs", default="als,graph", help="pipeline tasks to time")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     options = parser.parse_args()
     jobs = options.jobs.split(",")
+    where, variants = COMPARISONS[options.compare]
+    varied = {key for settings in variants.values() for key in settings}
 
     root = Path(tempfile.mkdtemp(prefix="bench-cluster-jit-"))
     env = project_spark_env()
     try:
         package = build_package(root / "cobuy")
-        spark = {k: v for k, v in TEST_SPARK.items() if k != EXECUTOR_JIT}  # the variants set it
+        spark = {k: v for k, v in TEST_SPARK.items() if k not in varied | {EXECUTOR_JIT}}  # the variants set them
         write_overlay(package / "conf", "bench", root / "warehouse", root / "landing", spark)
         pipeline, pre_steps = runnable_pipeline(read_pipeline(), existing_jobs())
         unknown = [job for job in jobs if job not in pipeline["tasks"]]
@@ -76,16 +90,17 @@ def main() -> int:
         print(f"shop and upstream jobs ({', '.join(upstream_of(pipeline, jobs))}) on local[2]: "
               f"{time.monotonic() - started:.0f} s", flush=True)
 
-        cluster = standalone.start_cluster(root / "standalone", env)
+        cluster = standalone.start_cluster(root / "standalone", env) if where == "cluster" else None
+        master = cluster.master_url if cluster is not None else where
         results: dict[tuple[str, str], list[tuple[float, float]]] = {}
         try:
             for _ in range(options.repeats):
-                for label, java_options in VARIANTS.items():
+                for label, settings in variants.items():
                     for task in jobs:
                         spec = pipeline["tasks"][task]
-                        command = [str(VENV_BIN / "python"), str(package / "submit.py"), "--master", cluster.master_url]
-                        if java_options:
-                            command += ["--conf", f"{EXECUTOR_JIT}={java_options}"]
+                        command = [str(VENV_BIN / "python"), str(package / "submit.py"), "--master", master]
+                        for key, value in settings.items():
+                            command += ["--conf", f"{key}={value}"]
                         command += [spec.get("job", task), "--env", "bench", "--date", "2024-03-31",
                                     *map(str, spec.get("args", []))]
                         before, began = os.times(), time.monotonic()
@@ -98,12 +113,14 @@ def main() -> int:
                         results.setdefault((task, label), []).append((wall, cpu))
                         print(f"{task:10s} {label:12s} wall {wall:6.1f} s  driver CPU {cpu:6.1f} s", flush=True)
         finally:
-            cluster.stop()
+            if cluster is not None:
+                cluster.stop()
 
-        print("\n| job | " + " | ".join(f"{label} wall (s)" for label in VARIANTS) + " | ratio |")
-        print("|---|" + "---|" * (len(VARIANTS) + 1))
+        print(f"\n{options.compare} on {where}:")
+        print("| job | " + " | ".join(f"{label} wall (s)" for label in variants) + " | ratio |")
+        print("|---|" + "---|" * (len(variants) + 1))
         for task in jobs:
-            walls = [[wall for wall, _ in results[(task, label)]] for label in VARIANTS]
+            walls = [[wall for wall, _ in results[(task, label)]] for label in variants]
             means = [sum(w) / len(w) for w in walls]
             print(f"| {task} | " + " | ".join(", ".join(f"{w:.0f}" for w in ws) for ws in walls)
                   + f" | {means[1] / means[0]:.2f} |")
