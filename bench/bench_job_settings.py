@@ -33,18 +33,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_ROOT / "tests"), str(PROJECT_ROOT)]
 
 from deploy_helpers import (  # noqa: E402 - the test suite's package, shop and cluster helpers
-    TEST_SPARK, VENV_BIN, build_package, existing_jobs, project_spark_env, read_pipeline,
+    CODEGEN_OFF_SPARK_CONF, TEST_SPARK, VENV_BIN, build_package, existing_jobs, project_spark_env, read_pipeline,
     runnable_pipeline, submit_job, topological, write_overlay,
 )
 import standalone  # noqa: E402
 
 EXECUTOR_JIT = "spark.executor.defaultJavaOptions"
 CODEGEN_ON = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}  # Spark's defaults
-CODEGEN_OFF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 # compare -> (where the measured jobs run, {variant label: the Spark settings it submits with})
 COMPARISONS = {
     "executor-jit": ("cluster", {"default JIT": {}, "C1 only": {EXECUTOR_JIT: "-XX:TieredStopAtLevel=1"}}),
-    "codegen": ("local[2]", {"generated code": CODEGEN_ON, "interpreted": CODEGEN_OFF}),
+    "codegen": ("local[2]", {"generated code": CODEGEN_ON, "interpreted": CODEGEN_OFF_SPARK_CONF}),
 }
 
 

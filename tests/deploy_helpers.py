@@ -4,6 +4,7 @@ the jobs that exist, subprocesses with logs, and reading the outputs without a J
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import shutil
 import socket
@@ -49,13 +50,11 @@ RUN_METADATA_COLUMNS = {"run_id", "run_started_at", "started_at", "finished_at",
 APPEND_ONLY_TABLES = {"job_runs"}  # one row per run: grows on every re-run by design
 PSEUDONYM_SECRET = "cobuy-test-secret"
 # Tiny data: interpreting expressions costs less than compiling generated code (Janino, then the JIT)
-# for every new plan in every fresh JVM: jobs 15-23% shorter here (docs/figures.md, "Generated code off").
-# Spark's own switches (whole-stage, and the internal factory mode for expressions); results do not
-# depend on them. COBUY_TEST_CODEGEN=1 runs the tests with generated code, as production runs.
-TINY_DATA_SPARK_CONF = (
-    {} if os.environ.get("COBUY_TEST_CODEGEN") == "1"
-    else {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
-)
+# for every new plan in every fresh JVM: jobs 14-23% shorter here (docs/figures.md, "CI time, sixth
+# stop"). Spark's own switches (whole-stage, and the internal factory mode for expressions); results
+# do not depend on them. COBUY_TEST_CODEGEN=1 runs the tests with generated code, as production runs.
+CODEGEN_OFF_SPARK_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+TINY_DATA_SPARK_CONF = {} if os.environ.get("COBUY_TEST_CODEGEN") == "1" else CODEGEN_OFF_SPARK_CONF
 TEST_SPARK = {
     **TINY_DATA_SPARK_CONF,
     "spark.driver.memory": "1g",
@@ -328,8 +327,6 @@ def submit_job(
 def run_in_session(job: str, env_name: str, conf_dir: Path, args: Sequence[str]) -> None:
     """jobs/<job>.py's main in this process, on the test session (the `spark` fixture): a shop's history
     written in a warm JVM, not a fresh spark-submit per step. Same arguments as `submit_job`."""
-    import importlib
-
     dated = ["--date", str(RUN_DATE)] if "--date" not in args and "--from" not in args else []
     argv = ["--env", env_name, "--conf-dir", str(conf_dir), *dated, *map(str, args)]
     exit_code = importlib.import_module(f"jobs.{job}").main(argv)

@@ -265,6 +265,7 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
     # The shop's history, delivered before the day the DAG runs: written by the same jobs in the test
     # session's warm JVM on local disk (a spark-submit each cost ~80 s on 2 cores), then copied into
     # the bucket (Delta's log holds relative paths). Pseudonyms use the DAG's secret.
+    # (`spark`, the session fixture, is that JVM: the jobs' run_job finds it running and leaves it.)
     history_warehouse = tmp_path / "history-warehouse"
     write_overlay(package / "conf", "history", history_warehouse, landing, {})
     monkeypatch.setenv("COBUY_PSEUDONYM_SECRET", PSEUDONYM_SECRET)

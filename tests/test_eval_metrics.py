@@ -135,6 +135,7 @@ def test_a_group_column_of_the_lists_measures_each_list_alone_in_one_pass(spark,
     assert m2["hit_rate"] == (0.25, 4) and m2["ndcg"] == (0.25, 4) and m2["recall"] == (0.25, 4)
     assert m2["coverage"] == (4 / 5, 2)  # a b c y shown to u2 and u4
 
+
 def test_groups_are_measured_each_on_its_own_users_in_one_pass(spark, recs, truth):
     """Grouped = each group alone: group (w, all) is the hand example, (w, u2) only u2's truth,
     (w, none) has no truth rows (null means, 0 users, coverage 0)."""

@@ -121,8 +121,7 @@ class TableStore:
         if table not in self.pinned_tables:
             return self.read(table)
         if table not in self._snapshots:
-            version = self.engine.version(self.path(table))
-            self._snapshots[table] = self.read(table, version=version).cache()
+            self._snapshots[table] = self.read(table, version=self.version(table)).cache()
         return self._snapshots[table]
 
     def schema(self, table: str) -> T.StructType:
