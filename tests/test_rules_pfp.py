@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
@@ -11,8 +13,8 @@ from pyspark.sql import types as T
 
 from lib.rules.mining import mine_itemsets, mine_itemsets_with
 from lib.rules.pfp import (
-    GROUP_PREFIXES_SCHEMA, PFP_ITEMSETS_SCHEMA, PfpParams, assign_groups, check_pfp_params, filter_closed,
-    filter_maximal, item_loads, mine_itemsets_pfp, rank_items, with_group_prefixes,
+    GROUP_PREFIXES_ARROW, GROUP_PREFIXES_SCHEMA, PFP_ITEMSETS_SCHEMA, PfpParams, assign_groups, check_pfp_params,
+    filter_closed, filter_maximal, group_prefixes, item_loads, mine_itemsets_pfp, rank_items, with_group_prefixes,
 )
 from lib.rules.pipeline import MiningParams, mine_rules
 from lib.rules.pruning import PruningParams
@@ -57,12 +59,38 @@ def test_assign_groups_is_round_robin_until_a_group_is_too_heavy():
 
 
 def test_group_prefixes_emit_one_prefix_per_group_ending_at_its_last_item(spark):
-    rank_of = {"a": 0, "b": 1, "c": 2, "d": 3}  # "x" is infrequent
+    ranked_items = ["a", "b", "c", "d"]  # "x" is infrequent
     group_of = [0, 1, 0, 1]
     baskets = baskets_frame(spark, [["d", "a", "x", "c", "a"], [], None, ["x"], ["b"], ["a", None]])
     expected = spark.createDataFrame([(1, [0, 2, 3]), (0, [0, 2]), (1, [1]), (0, [0])], GROUP_PREFIXES_SCHEMA)
-    assert_df_equality(with_group_prefixes(baskets, rank_of, group_of), expected, ignore_row_order=True,
-                       ignore_nullable=True)
+    assert_df_equality(with_group_prefixes(baskets, ranked_items, group_of), expected, ignore_row_order=True)
+
+
+def test_group_prefixes_of_an_arrow_batch_split_anywhere_are_the_same():
+    """The numpy body alone: baskets cut into batches at any row give the same prefixes, and a batch
+    with no frequent item (or no rows) gives an empty batch of the schema."""
+    ranked = pa.array(["a", "b", "c", "d", "e"])
+    group_of = np.array([0, 1, 2, 0, 1], dtype=np.int32)
+    baskets = [["e", "b", "a"], ["c", "c"], None, ["d", "y", "a", "e"], [], ["y"], ["b", "d", "c"]]
+    expected = [
+        (0, [0]), (1, [0, 1, 4]),  # e is rank 4 in group 1 with b: the prefix ends at e
+        (2, [2]),
+        (0, [0, 3]), (1, [0, 3, 4]),
+        (1, [1]), (2, [1, 2]), (0, [1, 2, 3]),
+    ]
+
+    def prefixes(rows):
+        batch = group_prefixes(pa.array(rows, pa.list_(pa.string())), ranked, group_of)
+        assert batch.schema == GROUP_PREFIXES_ARROW
+        return [(row["group"], row["prefix"]) for row in batch.to_pylist()]
+
+    def as_multiset(found):  # row order is not part of the contract (groupBy follows)
+        return sorted((group, tuple(prefix)) for group, prefix in found)
+
+    assert as_multiset(prefixes(baskets)) == as_multiset(expected)
+    for cut in range(len(baskets) + 1):
+        assert as_multiset(prefixes(baskets[:cut]) + prefixes(baskets[cut:])) == as_multiset(expected)
+    assert prefixes([["y"], None, []]) == [] and prefixes([]) == []
 
 
 def test_bad_pfp_params_name_the_key():

@@ -5,13 +5,14 @@
    `HashPartitioner` over ranks, then a group whose estimated load exceeds `max_group_load` is split
    into more groups (longest-first onto the least-loaded group).
 3. Each basket keeps its frequent items sorted by rank and, for every group that has an item in it,
-   emits the prefix ending at its last (least frequent) item of that group (Spark built-ins).
-4. Each group's prefixes are mined by pyfim's compiled FP-growth/Eclat inside `applyInPandas`; an
+   emits the prefix ending at its last (least frequent) item of that group (numpy on Arrow batches
+   in `mapInArrow`: an item's rank is a hash lookup, where Spark's map lookup scans every key).
+4. Each group's prefixes are mined by pyfim's compiled FP-growth/Eclat inside `applyInArrow`; an
    itemset is kept only by the group of its least frequent item. That group saw every basket that
    contains the itemset, with all of the itemset's items in the prefix, so its count is exact, and no
    other group reports it: nothing is counted twice and nothing is lost.
 
-Memory of one group (one pandas frame in one Python worker) is its prefixes: at most
+Memory of one group (one Arrow table in one Python worker) is its prefixes: at most
 `sum over its items x of count(x) * (rank(x) + 1)` item slots (8 bytes each, plus pyfim's tree, about
 the same again). `assign_groups` keeps each group at or below `max_group_load` slots except a group
 of one item whose own load is larger: a single item's conditional database cannot be split without
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -46,12 +49,22 @@ PFP_ITEMSETS_SCHEMA = T.StructType(
         T.StructField("count", T.LongType(), False),
     ]
 )
+# The same two schemas as the Arrow batches the Python workers return.
+GROUP_PREFIXES_ARROW = pa.schema([
+    pa.field("group", pa.int32(), nullable=False),
+    pa.field("prefix", pa.list_(pa.field("element", pa.int32(), nullable=False)), nullable=False),
+])
+PFP_ITEMSETS_ARROW = pa.schema([
+    pa.field("items", pa.list_(pa.field("element", pa.string(), nullable=False)), nullable=False),
+    pa.field("size", pa.int32(), nullable=False),
+    pa.field("count", pa.int64(), nullable=False),
+])
 
 
 @dataclass(frozen=True)
 class PfpParams:
     num_groups: int = 2  # groups mined in parallel; ~ number of cores (each group re-mines shared prefixes)
-    max_group_load: int = 20_000_000  # item slots of prefixes per group before it is split (~160 MB)
+    max_group_load: int = 20_000_000  # item slots of prefixes per group before it is split (~0.8 GB in the worker)
     miner: str = "fpgrowth"  # pyfim algorithm: fpgrowth | eclat
     itemsets: str = "all"  # the itemsets reported: all | closed | maximal (rules always use all)
 
@@ -125,61 +138,85 @@ def assign_groups(counts: Sequence[int], num_groups: int, max_group_load: int) -
 # -- 3. group-dependent prefixes --------------------------------------------------------------------
 
 
-def with_group_prefixes(baskets: DataFrame, rank_of: dict[str, int], group_of: Sequence[int]) -> DataFrame:
-    """`group`, `prefix`: each basket's frequent items as ranks (ascending: most frequent first) and,
-    for every group with an item in the basket, the prefix ending at its last item of that group.
-    Built-in functions only (the rank and group tables are literals in the plan, one entry per
-    frequent item); empty and null baskets and infrequent items emit nothing."""
-    rank_map = F.create_map(*[F.lit(v) for item, rank in rank_of.items() for v in (item, rank)])
-    groups = F.array(*[F.lit(g) for g in group_of])
-    ranks = F.array_sort(F.filter(
-        F.transform(F.array_distinct(F.coalesce(F.col("items"), F.array())), lambda x: F.try_element_at(rank_map, x)),
-        lambda r: r.isNotNull(),
-    ))
-    with_groups = F.transform(F.col("ranks"), lambda r: F.element_at(F.col("groups"), r + 1))
+def group_prefixes(baskets: pa.Array, ranked_items: pa.Array, group_of: np.ndarray) -> pa.RecordBatch:
+    """`group`, `prefix` of a batch of baskets (a list<string> array): each basket's distinct frequent
+    items as ascending ranks and, for every group with an item in the basket, the prefix ending at its
+    last item of that group. Null and empty baskets, null and infrequent items emit nothing.
 
-    def is_last_of_its_group(group: F.Column, i: F.Column) -> F.Column:
-        # 1-based position of `group` in the reversed groups = distance of its last item from the end
-        return F.size("gs") - F.array_position(F.reverse("gs"), group) == i
+    Vectorised (pyarrow and numpy, no per-basket Python): an item's rank is a hash lookup
+    (`index_in`); Spark's map lookup is a linear scan per item, 11 s on retail.dat (docs/speed.md)."""
+    flat = pc.list_flatten(baskets)
+    basket = np.asarray(pc.list_parent_indices(baskets), dtype=np.int64)
+    ranks = pc.index_in(flat, value_set=ranked_items.cast(flat.type))
+    frequent = np.asarray(ranks.is_valid(), dtype=bool)
+    basket, rank = basket[frequent], np.asarray(ranks.filter(ranks.is_valid()), dtype=np.int64)
+    order = np.lexsort((rank, basket))
+    basket, rank = basket[order], rank[order]
+    distinct = np.ones(len(rank), dtype=bool)
+    distinct[1:] = (basket[1:] != basket[:-1]) | (rank[1:] != rank[:-1])
+    basket, rank = basket[distinct], rank[distinct]
+    group = group_of[rank]
+    position = np.arange(len(rank))
+    first_of_basket = np.ones(len(rank), dtype=bool)
+    first_of_basket[1:] = basket[1:] != basket[:-1]
+    basket_start = np.flatnonzero(first_of_basket)[np.cumsum(first_of_basket) - 1]
+    # The last position of each (basket, group): sorted by basket, group, position, the end of each run.
+    by_group = np.lexsort((position, group, basket))
+    b, g = basket[by_group], group[by_group]
+    run_end = np.ones(len(rank), dtype=bool)
+    run_end[:-1] = (b[1:] != b[:-1]) | (g[1:] != g[:-1])
+    ends, groups = by_group[run_end], g[run_end]
+    starts = basket_start[ends]
+    lengths = ends - starts + 1
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    slots = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+    prefixes = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(rank[slots], pa.int32()))
+    return pa.RecordBatch.from_arrays(
+        [pa.array(groups, pa.int32()), prefixes.cast(GROUP_PREFIXES_ARROW.field("prefix").type)],
+        schema=GROUP_PREFIXES_ARROW,
+    )
 
-    prefixes = F.filter(
-        F.transform(F.col("gs"), lambda g, i: F.struct(
-            g.alias("group"), F.slice("ranks", 1, i + 1).alias("prefix"), is_last_of_its_group(g, i).alias("last"),
-        )),
-        lambda entry: entry["last"],
-    )
-    return (
-        baskets.select(ranks.alias("ranks"), groups.alias("groups"))
-        .filter(F.size("ranks") > 0)
-        .select("ranks", with_groups.alias("gs"))
-        .select(F.explode(prefixes).alias("entry"))
-        .select(F.col("entry.group").cast("int").alias("group"), F.col("entry.prefix").alias("prefix"))
-    )
+
+def with_group_prefixes(baskets: DataFrame, ranked_items: Sequence[str], group_of: Sequence[int]) -> DataFrame:
+    """`group`, `prefix` of every basket (`group_prefixes` per Arrow batch, in `mapInArrow`; the
+    ranked items and their groups, one entry per frequent item, travel with the function)."""
+    item_array = pa.array(list(ranked_items), pa.string())
+    groups = np.asarray(group_of, dtype=np.int32)
+
+    def emit(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield group_prefixes(batch.column(0), item_array, groups)
+
+    return baskets.select("items").mapInArrow(emit, GROUP_PREFIXES_SCHEMA)
 
 
 # -- 4. mining one group ----------------------------------------------------------------------------
 
 
-def mine_group(frame: pd.DataFrame, min_count: int, items: Sequence[str], group_of: Sequence[int],
-               miner: str) -> pd.DataFrame:
-    """`applyInPandas` body: every frequent itemset of the group's prefixes whose least frequent item
+def mine_group(prefixes: pa.Table, min_count: int, items: Sequence[str], group_of: Sequence[int],
+               miner: str) -> pa.Table:
+    """`applyInArrow` body: every frequent itemset of the group's prefixes whose least frequent item
     (highest rank) is in this group, as item ids (sorted), size and count."""
     import fim  # the compiled miner; imported in the Python worker
 
-    if frame.empty:
-        return pd.DataFrame({"items": [], "size": [], "count": []})
-    group = int(frame["group"].iloc[0])
+    if prefixes.num_rows == 0:
+        return PFP_ITEMSETS_ARROW.empty_table()
+    group = prefixes.column("group")[0].as_py()
     # pyfim 6.28 leaves out an item that is in every transaction (in a group of one item, that is
     # the item itself); one empty transaction more changes no count and makes it report them.
-    transactions = [prefix.tolist() for prefix in frame["prefix"]] + [[]]
+    transactions = prefixes.column("prefix").to_pylist() + [[]]
     mine = fim.fpgrowth if miner == "fpgrowth" else fim.eclat
     found = mine(transactions, target="s", supp=-min_count, report="a")
     kept = [(itemset, count) for itemset, count in found if group_of[max(itemset)] == group]
-    return pd.DataFrame({
-        "items": [sorted(items[rank] for rank in itemset) for itemset, _ in kept],
-        "size": pd.Series([len(itemset) for itemset, _ in kept], dtype="int32"),
-        "count": pd.Series([count for _, count in kept], dtype="int64"),
-    })
+    return pa.table(
+        [
+            [sorted(items[rank] for rank in itemset) for itemset, _ in kept],
+            pa.array([len(itemset) for itemset, _ in kept], pa.int32()),
+            pa.array([count for _, count in kept], pa.int64()),
+        ],
+        schema=PFP_ITEMSETS_ARROW,
+    )
 
 
 def mine_itemsets_pfp(baskets: DataFrame, min_count: int, params: PfpParams = PfpParams()) -> DataFrame:
@@ -194,12 +231,11 @@ def mine_itemsets_pfp(baskets: DataFrame, min_count: int, params: PfpParams = Pf
     items, counts = rank_items(counted)
     if not items:
         return spark.createDataFrame([], PFP_ITEMSETS_SCHEMA)
-    rank_of = {item: rank for rank, item in enumerate(items)}
     group_of = assign_groups(counts, params.num_groups, params.max_group_load)
     miner = params.miner
-    prefixes = with_group_prefixes(baskets, rank_of, group_of)
-    return prefixes.groupBy("group").applyInPandas(
-        lambda frame: mine_group(frame, min_count, items, group_of, miner), PFP_ITEMSETS_SCHEMA
+    prefixes = with_group_prefixes(baskets, items, group_of)
+    return prefixes.groupBy("group").applyInArrow(
+        lambda table: mine_group(table, min_count, items, group_of, miner), PFP_ITEMSETS_SCHEMA
     )
 
 
