@@ -73,6 +73,7 @@ class FPGrowthParams:
     max_rule_length: int = 3
     num_partitions: int = 2
     fdr_buckets: int = 16
+    one_task_max_itemsets: int = 1_000_000  # rules scored in one Python task up to this many itemsets; 0 = never
     engine: str = "mllib"  # mllib | pfp
     pfp: PfpParams = field(default_factory=PfpParams)
     pruning: PruningParams = field(default_factory=PruningParams)
@@ -95,6 +96,8 @@ class FPGrowthParams:
             ("max_rule_length", 2 <= self.max_rule_length <= 8, "between 2 and 8", self.max_rule_length),
             ("num_partitions", self.num_partitions >= 1, "at least 1", self.num_partitions),
             ("fdr_buckets", self.fdr_buckets >= 1, "at least 1", self.fdr_buckets),
+            ("one_task_max_itemsets", self.one_task_max_itemsets >= 0, ">= 0 (0 = never one task)",
+             self.one_task_max_itemsets),
             ("engine", self.engine in ENGINES, " or ".join(ENGINES), self.engine), *pfp_checks(self.pfp),
             ("pruning.fdr_alpha", 0.0 < self.pruning.fdr_alpha < 1.0, "in (0, 1)", self.pruning.fdr_alpha),
             ("pruning.privacy_min_count", self.pruning.privacy_min_count >= 1,
@@ -118,7 +121,7 @@ def mining_params(params: FPGrowthParams, n_baskets: int) -> MiningParams:
         min_lift=params.min_lift,
         max_rule_length=params.max_rule_length,
         num_partitions=params.num_partitions,
-        fdr_buckets=params.fdr_buckets,
+        fdr_buckets=params.fdr_buckets, one_task_max_itemsets=params.one_task_max_itemsets,
         engine=params.engine, pfp=params.pfp,
     )
 

@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 
 from lib.rules.metrics import candidate_rules, with_n, with_rule_metrics
 from lib.rules.mining import mine_itemsets_with, with_support
+from lib.rules.one_task import score_rules_in_one_task
 from lib.rules.pfp import PfpParams, report_itemsets
 from lib.rules.pruning import PruningParams, filter_thresholds, with_max_sub_confidence, with_status
 from lib.rules.significance import with_bh_adjusted, with_p_value
@@ -27,6 +28,9 @@ class MiningParams:
     fdr_buckets: int = 16
     engine: str = "mllib"  # mllib | pfp (lib.rules.mining.ENGINES)
     pfp: PfpParams = field(default_factory=PfpParams)
+    # Rules are scored in one Python task (lib/rules/one_task.py) up to this many itemsets, else
+    # distributed; 0 = always distributed. Same numbers either way.
+    one_task_max_itemsets: int = 1_000_000
 
 
 @dataclass
@@ -56,7 +60,13 @@ def rules_from_itemsets(
     itemsets: DataFrame, n_baskets: int, params: MiningParams, pruning: PruningParams
 ) -> tuple[DataFrame, DataFrame]:
     """(candidates, rules): BH over all candidates, redundancy against all candidates, then the
-    confidence/lift thresholds and the pruning status. `candidates` is persisted."""
+    confidence/lift thresholds and the pruning status. `candidates` is persisted. Counts `itemsets`
+    (persist it) to choose between one task and the distributed stages."""
+    if 0 < params.one_task_max_itemsets and itemsets.count() <= params.one_task_max_itemsets:
+        scored = score_rules_in_one_task(itemsets, n_baskets, params.max_rule_length).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        return scored, with_status(filter_thresholds(scored, params.min_confidence, params.min_lift), pruning)
     candidates = score_candidates(itemsets, n_baskets, params.max_rule_length).persist(
         StorageLevel.MEMORY_AND_DISK
     )

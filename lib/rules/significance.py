@@ -17,19 +17,23 @@ bucket plus the minimum of the later buckets (<= B values). Each window holds on
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 
-@F.pandas_udf(T.DoubleType())
-def fisher_greater_udf(n_ab: pd.Series, n_a: pd.Series, n_b: pd.Series, n: pd.Series) -> pd.Series:
+def fisher_greater(n_ab: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, n: np.ndarray) -> np.ndarray:
     """P(X >= n_ab), X ~ Hypergeometric(M=n, n=n_b, N=n_a): one-sided Fisher exact test."""
     from scipy.stats import hypergeom
 
-    p = hypergeom.sf(n_ab.to_numpy() - 1, n.to_numpy(), n_b.to_numpy(), n_a.to_numpy())
-    return pd.Series(p).clip(lower=0.0, upper=1.0)
+    return np.clip(hypergeom.sf(n_ab - 1, n, n_b, n_a), 0.0, 1.0)
+
+
+@F.pandas_udf(T.DoubleType())
+def fisher_greater_udf(n_ab: pd.Series, n_a: pd.Series, n_b: pd.Series, n: pd.Series) -> pd.Series:
+    return pd.Series(fisher_greater(n_ab.to_numpy(), n_a.to_numpy(), n_b.to_numpy(), n.to_numpy()))
 
 
 def fisher_p_value() -> Column:
@@ -38,6 +42,18 @@ def fisher_p_value() -> Column:
 
 def with_p_value(rules: DataFrame) -> DataFrame:
     return rules.withColumn("p_value", fisher_p_value())
+
+
+def bh_adjusted(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values of all of `p` at once (what `with_bh_adjusted` computes
+    in buckets): min(1, min over j with p_j >= p_i of p_j * m / rank_j), rank_j = #{k: p_k <= p_j}."""
+    if len(p) == 0:
+        return np.empty(0, dtype=np.float64)
+    ascending = np.sort(p)
+    rank = np.searchsorted(ascending, ascending, side="right")  # ties share the highest rank
+    raw = ascending * float(len(p)) / rank
+    from_top = np.minimum.accumulate(raw[::-1])[::-1]  # from_top[k] = min(raw[k:])
+    return np.minimum(1.0, from_top[np.searchsorted(ascending, p, side="left")])
 
 
 def _bucket_of(p: Column, bounds: list[float]) -> Column:
