@@ -39,10 +39,18 @@ from deploy_helpers import (  # noqa: E402 - the test suite's package, shop and 
 import standalone  # noqa: E402
 
 EXECUTOR_JIT = "spark.executor.defaultJavaOptions"
+DRIVER_JIT = "spark.driver.defaultJavaOptions"
+C1_ONLY = "-XX:TieredStopAtLevel=1"
 CODEGEN_ON = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}  # Spark's defaults
 # compare -> (where the measured jobs run, {variant label: the Spark settings it submits with})
 COMPARISONS = {
-    "executor-jit": ("cluster", {"default JIT": {}, "C1 only": {EXECUTOR_JIT: "-XX:TieredStopAtLevel=1"}}),
+    "executor-jit": ("cluster", {"default JIT": {}, "C1 only": {EXECUTOR_JIT: C1_ONLY}}),
+    # The cluster's driver shares the 2 cores with both executors (which run C1 alone, as in the tests).
+    "driver-jit": ("cluster", {
+        "default JIT": {EXECUTOR_JIT: C1_ONLY},
+        "C1 only": {EXECUTOR_JIT: C1_ONLY, DRIVER_JIT: C1_ONLY},
+        "C1, serial GC": {EXECUTOR_JIT: C1_ONLY, DRIVER_JIT: f"{C1_ONLY} -XX:+UseSerialGC"},
+    }),
     "codegen": ("local[2]", {"generated code": CODEGEN_ON, "interpreted": CODEGEN_OFF_SPARK_CONF}),
 }
 
@@ -74,7 +82,7 @@ def main() -> int:
     env = project_spark_env()
     try:
         package = build_package(root / "cobuy")
-        spark = {k: v for k, v in TEST_SPARK.items() if k not in varied | {EXECUTOR_JIT}}  # the variants set them
+        spark = {k: v for k, v in TEST_SPARK.items() if k not in varied | {EXECUTOR_JIT, DRIVER_JIT}}  # the variants set them
         write_overlay(package / "conf", "bench", root / "warehouse", root / "landing", spark)
         pipeline, pre_steps = runnable_pipeline(read_pipeline(), existing_jobs())
         unknown = [job for job in jobs if job not in pipeline["tasks"]]
@@ -116,13 +124,15 @@ def main() -> int:
                 cluster.stop()
 
         print(f"\n{options.compare} on {where}:")
-        print("| job | " + " | ".join(f"{label} wall (s)" for label in variants) + " | ratio |")
-        print("|---|" + "---|" * (len(variants) + 1))
+        labels = list(variants)
+        header = ["job", *(f"{label} wall (s)" for label in labels), *(f"ratio {label}" for label in labels[1:])]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
         for task in jobs:
             walls = [[wall for wall, _ in results[(task, label)]] for label in variants]
             means = [sum(w) / len(w) for w in walls]
             print(f"| {task} | " + " | ".join(", ".join(f"{w:.0f}" for w in ws) for ws in walls)
-                  + f" | {means[1] / means[0]:.2f} |")
+                  + "".join(f" | {mean / means[0]:.2f}" for mean in means[1:]) + " |")
     finally:
         if options.keep:
             print(f"kept {root}")
