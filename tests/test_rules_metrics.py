@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from chispa import assert_approx_df_equality
 from pyspark.sql import types as T
 
 from lib.rules.metrics import with_rule_metrics
-from lib.rules.significance import with_bh_adjusted, with_p_value
+from lib.rules.significance import fisher_greater, with_bh_adjusted, with_p_value
 
 COUNTS_SCHEMA = T.StructType(
     [
@@ -65,6 +66,26 @@ def test_fisher_p_value_matches_scipy_fisher_exact_on_a_large_table(spark):
     actual = with_p_value(counts).select("p_value").first()[0]
     assert actual == pytest.approx(expected, rel=1e-9)
     assert actual < 1e-20  # 40 co-occurrences where 1.7 are expected
+
+
+def test_fisher_tail_sums_equal_scipy_on_random_tables_from_tiny_to_retail_sized():
+    """Every table shape: the tail above the mode, the one below it (1 - lower tail), the support's
+    ends, p = 1 at or below the lowest possible count, and p-values down to 1e-300."""
+    from scipy.stats import hypergeom
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for n in (1, 2, 5, 30, 1_000, 88_162):
+        for _ in range(500):
+            n_a, n_b = rng.integers(1, n + 1, size=2)
+            low, high = max(0, n_a + n_b - n), min(n_a, n_b)
+            rows += [(rng.integers(low, high + 1), n_a, n_b, n), (low, n_a, n_b, n), (high, n_a, n_b, n)]
+    n_ab, n_a, n_b, n = (np.array(column) for column in zip(*rows))
+    expected = np.clip(hypergeom.sf(n_ab - 1, n, n_b, n_a), 0.0, 1.0)
+    actual = fisher_greater(n_ab, n_a, n_b, n)
+    assert actual == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    assert actual[n_ab == np.maximum(0, n_a + n_b - n)] == pytest.approx(1.0, abs=1e-12)
+    assert fisher_greater(np.array([], np.int64), *(np.array([], np.int64),) * 3).shape == (0,)
 
 
 P_SCHEMA = T.StructType([T.StructField("rule", T.StringType(), False), T.StructField("p_value", T.DoubleType(), False)])

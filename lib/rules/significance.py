@@ -24,11 +24,65 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 
-def fisher_greater(n_ab: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """P(X >= n_ab), X ~ Hypergeometric(M=n, n=n_b, N=n_a): one-sided Fisher exact test."""
-    from scipy.stats import hypergeom
+def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log C(a, b) through the log beta function, which keeps its precision for large a (unlike a
+    difference of three log-gammas of ~1e6 each)."""
+    from scipy.special import betaln
 
-    return np.clip(hypergeom.sf(n_ab - 1, n, n_b, n_a), 0.0, 1.0)
+    return -np.log1p(a) - betaln(a - b + 1.0, b + 1.0)
+
+
+def _tail_sum(first: np.ndarray, ratio, steps_left: np.ndarray) -> np.ndarray:
+    """first * (1 + r0 + r0*r1 + ...) with r_i = ratio(i, rows): a sum of hypergeometric pmf terms,
+    walking away from the mode (so each term is smaller than the one before) until the next term
+    cannot change the sum in double precision or the support ends. Vectorised over the rows still
+    summing."""
+    total = np.ones(len(first))
+    term = np.ones(len(first))
+    active = np.flatnonzero(steps_left > 0)
+    step = 0
+    while len(active):
+        term[active] *= ratio(step, active)
+        total[active] += term[active]
+        step += 1
+        active = active[(steps_left[active] > step) & (term[active] > total[active] * 1e-17)]
+    return first * total
+
+
+def fisher_greater(n_ab: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """P(X >= n_ab), X ~ Hypergeometric(n baskets, n_b hold the consequent, n_a drawn): the one-sided
+    Fisher exact test. The pmf terms are summed from n_ab up (above the mode) or, below it, the lower
+    tail from n_ab - 1 down is subtracted from 1; each term is the one before times a ratio of counts.
+    Within 1e-9 (relative) of scipy's `hypergeom.sf` (4e-10 the largest over 15,000 random tables up
+    to n = 88,162, tests/test_rules_metrics.py), which costs ~0.3 ms a rule: 3.7 s for retail.dat's
+    13,610 rules, against a few ms here (docs/rules.md)."""
+    k, a, b, m = (np.asarray(x, dtype=np.float64) for x in (n_ab, n_a, n_b, n))
+    low, high = np.maximum(0.0, a + b - m), np.minimum(a, b)
+    mode = np.floor((a + 1.0) * (b + 1.0) / (m + 2.0))
+    log_total = _log_choose(m, a)
+    p = np.ones(len(k))
+    upper = np.flatnonzero(k > mode)
+    if len(upper):
+        ku, au, bu, mu = k[upper], a[upper], b[upper], m[upper]
+        first = np.exp(_log_choose(bu, ku) + _log_choose(mu - bu, au - ku) - log_total[upper])
+        p[upper] = _tail_sum(
+            first,
+            lambda step, rows: ((au[rows] - ku[rows] - step) * (bu[rows] - ku[rows] - step))
+            / ((ku[rows] + step + 1.0) * (mu[rows] - au[rows] - bu[rows] + ku[rows] + step + 1.0)),
+            high[upper] - ku,
+        )
+    lower = np.flatnonzero((k <= mode) & (k - 1.0 >= low))
+    if len(lower):
+        kl, al, bl, ml = k[lower] - 1.0, a[lower], b[lower], m[lower]
+        first = np.exp(_log_choose(bl, kl) + _log_choose(ml - bl, al - kl) - log_total[lower])
+        below = _tail_sum(
+            first,
+            lambda step, rows: ((kl[rows] - step) * (ml[rows] - al[rows] - bl[rows] + kl[rows] - step))
+            / ((al[rows] - kl[rows] + step + 1.0) * (bl[rows] - kl[rows] + step + 1.0)),
+            kl - low[lower],
+        )
+        p[lower] = 1.0 - below
+    return np.clip(p, 0.0, 1.0)
 
 
 @F.pandas_udf(T.DoubleType())
