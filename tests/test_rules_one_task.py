@@ -105,6 +105,12 @@ def test_mine_rules_writes_the_same_rules_whichever_path_scores_them(spark):
     distributed.unpersist()
 
 
+def test_itemsets_missing_a_subset_are_refused_naming_it():
+    closed_only = {("a",): 4, ("a", "b"): 3}  # ("b",) left out, as a closed-itemsets filter would
+    with pytest.raises(ValueError, match=r"itemset \['b'\] is not among the itemsets"):
+        score_rules(itemsets_table(closed_only), N, max_rule_length=3)
+
+
 def test_a_rule_length_below_two_is_refused(spark):
     empty = spark.createDataFrame([], PFP_ITEMSETS_SCHEMA)
     with pytest.raises(ValueError, match="max_rule_length"):

@@ -70,8 +70,14 @@ def score_rules(itemsets: pa.Table, n_baskets: int, max_rule_length: int) -> pa.
                 consequents.append(consequent)
                 lengths.append(len(items))
                 n_ab.append(count)
-    n_a = [count_of[antecedent] for antecedent in antecedents]
-    n_b = [count_of[(consequent,)] for consequent in consequents]
+    try:
+        n_a = [count_of[antecedent] for antecedent in antecedents]
+        n_b = [count_of[(consequent,)] for consequent in consequents]
+    except KeyError as missing:
+        raise ValueError(
+            f"itemset {list(missing.args[0])} is not among the itemsets, but a larger one holding it is: "
+            "rules need every frequent itemset (not closed or maximal ones only)"
+        ) from None
     confidence = {(a, c): ab / a_count for a, c, ab, a_count in zip(antecedents, consequents, n_ab, n_a)}
     max_sub_confidence = [
         max(confidence[(sub, c)] for size in range(1, len(a)) for sub in combinations(a, size))
