@@ -13,8 +13,8 @@
    other group reports it: nothing is counted twice and nothing is lost.
 
 Memory of one group (one Arrow table in one Python worker) is its prefixes: at most
-`sum over its items x of count(x) * (rank(x) + 1)` item slots (8 bytes each, plus pyfim's tree, about
-the same again). `assign_groups` keeps each group at or below `max_group_load` slots except a group
+`sum over its items x of count(x) * (rank(x) + 1)` item slots (4 bytes each in Arrow, ~36 in the
+Python lists pyfim reads, then pyfim's tree; docs/speed.md). `assign_groups` keeps each group at or below `max_group_load` slots except a group
 of one item whose own load is larger: a single item's conditional database cannot be split without
 losing exactness, so that bound is `count(x) * (rank(x) + 1)` for the heaviest item.
 """
