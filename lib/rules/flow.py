@@ -73,7 +73,7 @@ class FPGrowthParams:
     max_rule_length: int = 3
     num_partitions: int = 2
     fdr_buckets: int = 16
-    one_task_max_itemsets: int = 1_000_000  # rules scored in one Python task up to this many itemsets; 0 = never
+    one_task_max_itemsets: int = 100_000  # rules scored in one Python task up to this many itemsets; 0 = never
     engine: str = "mllib"  # mllib | pfp
     pfp: PfpParams = field(default_factory=PfpParams)
     pruning: PruningParams = field(default_factory=PruningParams)

@@ -8,10 +8,12 @@ a running minimum: one task, one stage. The numbers are the same: the counts are
 and BH are the same numpy functions (lib/rules/significance.py), a sub-rule's confidence is the same
 double division, and the rule metrics are still the Column expressions of lib/rules/metrics.py.
 
-Memory of the task: the itemsets (one Arrow table and one Python dict entry each) and the candidate
-rules (at most `max_rule_length` per itemset), a few hundred bytes per row: a million itemsets fit
-in a default 1 GB Python worker. `MiningParams.one_task_max_itemsets` bounds it; above it the
-distributed path runs.
+Memory and time of the task: the itemsets (an Arrow table and a dict entry each) and the candidate
+rules (at most `max_rule_length` per itemset), ~600 bytes and ~13 µs of Python per rule: 100,000
+itemsets with 205,000 rules took 135 MB and 2.7 s, 300,000 with 637,000 rules 370 MB and 9.5 s
+(docs/rules.md). `MiningParams.one_task_max_itemsets` (default 100,000) bounds it, well inside the
+memory overhead a YARN or Kubernetes executor leaves to Python; above it the distributed path runs
+in parallel.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class MiningParams:
     pfp: PfpParams = field(default_factory=PfpParams)
     # Rules are scored in one Python task (lib/rules/one_task.py) up to this many itemsets, else
     # distributed; 0 = always distributed. Same numbers either way.
-    one_task_max_itemsets: int = 1_000_000
+    one_task_max_itemsets: int = 100_000
 
 
 @dataclass
