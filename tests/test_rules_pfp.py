@@ -93,6 +93,12 @@ def test_group_prefixes_of_an_arrow_batch_split_anywhere_are_the_same():
     assert prefixes([["y"], None, []]) == [] and prefixes([]) == []
 
 
+def test_baskets_of_non_string_items_are_refused_naming_the_type(spark):
+    ints = spark.createDataFrame([("b0", [1, 2])], "basket_id string, items array<int>")
+    with pytest.raises(ValueError, match=r"array<string>.*got array<int>"):
+        mine_itemsets_pfp(ints, 1)
+
+
 def test_bad_pfp_params_name_the_key():
     with pytest.raises(ValueError, match="pfp.miner"):
         check_pfp_params(PfpParams(miner="apriori"))

@@ -14,9 +14,10 @@
 
 Memory of one group (one Arrow table in one Python worker) is its prefixes: at most
 `sum over its items x of count(x) * (rank(x) + 1)` item slots (4 bytes each in Arrow, ~36 in the
-Python lists pyfim reads, then pyfim's tree; docs/speed.md). `assign_groups` keeps each group at or below `max_group_load` slots except a group
-of one item whose own load is larger: a single item's conditional database cannot be split without
-losing exactness, so that bound is `count(x) * (rank(x) + 1)` for the heaviest item.
+Python lists pyfim reads, then pyfim's tree; docs/speed.md). `assign_groups` keeps each group at or
+below `max_group_load` slots except a group of one item whose own load is larger: a single item's
+conditional database cannot be split without losing exactness, so that bound is
+`count(x) * (rank(x) + 1)` for the heaviest item.
 """
 
 from __future__ import annotations
@@ -226,6 +227,9 @@ def mine_itemsets_pfp(baskets: DataFrame, min_count: int, params: PfpParams = Pf
     check_pfp_params(params)
     if min_count < 1:
         raise ValueError(f"min_count must be at least 1, got {min_count}")
+    items_type = baskets.schema["items"].dataType
+    if not isinstance(items_type, T.ArrayType) or items_type.elementType != T.StringType():
+        raise ValueError(f"pfp mines baskets whose `items` are array<string> (item ids), got {items_type.simpleString()}")
     spark = baskets.sparkSession
     counted = [(row["item"], row["count"]) for row in frequent_item_counts(baskets, min_count).collect()]
     items, counts = rank_items(counted)
