@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_job_settings.py --compare executor-jit [--jobs als,graph] [--repeats 2]
     .venv/bin/python bench/bench_job_settings.py --compare codegen [--jobs als,fpgrowth,evaluate] [--repeats 2]
+    .venv/bin/python bench/bench_job_settings.py --compare local-driver-jit [--jobs als,graph] [--repeats 2]
 
 Why: the end-to-end test (tests/test_airflow.py) runs each job as its own spark-submit, so every job
 pays a cold JVM's fixed costs on 2 cores. Two settings of the tests (tests/deploy_helpers.py) cut them:
@@ -9,7 +10,9 @@ pays a cold JVM's fixed costs on 2 cores. Two settings of the tests (tests/deplo
   compilers compete with the work; the executors run C1 alone
   (`spark.executor.defaultJavaOptions=-XX:TieredStopAtLevel=1`) against the default JIT (C1 then C2);
 - `codegen`: on local[2], Spark's generated code (whole-stage codegen, expressions compiled by
-  Janino) against interpreted expressions (`TINY_DATA_SPARK_CONF`), for tiny tables.
+  Janino) against interpreted expressions (`TINY_DATA_SPARK_CONF`), for tiny tables;
+- `driver-jit` / `local-driver-jit`: the driver's JVM with C1 alone (and the serial GC) against the
+  default JIT, on the cluster and on local[2] (where the driver also runs every task).
 
 What it does: the end-to-end test's tiny shop (10 days, 300 users, 120 items) is generated and
 ingested, and the jobs the measured ones read are run once with Spark local[2]. Then each measured
@@ -52,6 +55,12 @@ COMPARISONS = {
         "C1, serial GC": {EXECUTOR_JIT: C1_ONLY, DRIVER_JIT: f"{C1_ONLY} -XX:+UseSerialGC"},
     }),
     "codegen": ("local[2]", {"generated code": CODEGEN_ON, "interpreted": CODEGEN_OFF_SPARK_CONF}),
+    # On local[*] the driver's JVM is also the executor: its JIT competes with the tasks for 2 cores.
+    "local-driver-jit": ("local[2]", {
+        "default JIT": {},
+        "C1 only": {DRIVER_JIT: C1_ONLY},
+        "C1, serial GC": {DRIVER_JIT: f"{C1_ONLY} -XX:+UseSerialGC"},
+    }),
 }
 
 

@@ -12,8 +12,10 @@ only; the lists are built from the same baskets), of mlxtend's fpgrowth on a spa
 pfp (lib.rules.pfp.mine_itemsets_pfp, persisted + counted; frequent-item count included) for each
 `--groups`; whether pfp's (itemset, count) pairs equal MLlib's and pyfim's exactly; and with
 --metrics, the time of lib.rules metrics, p-values, BH, redundancy and status on pfp's itemsets
-(every single-consequent rule up to --max-rule-length items) against pfp's mining time, scored in
-one Python task (lib/rules/one_task.py, `metric_s`) and by the distributed stages (`distrib_s`).
+(every single-consequent rule up to --max-rule-length items; from the mined itemsets, whose count
+the mining's action gave, to the rules with their status, materialised by one action) against pfp's
+mining time, scored in one Python task (lib/rules/one_task.py, `metric_s`) and by the distributed
+stages (`distrib_s`).
 Figures, not assertions: each timed step runs --repeats times and the fastest run is shown (the
 first runs of a JVM pay JIT compilation; Spark timings vary by up to 30% run to run).
 """
@@ -155,18 +157,24 @@ def bench_one(name: str, baskets: DataFrame, n: int, support: float, args) -> li
             params = MiningParams(min_count=min_count, min_confidence=0.0, min_lift=0.0,
                                   max_rule_length=args.max_rule_length, num_partitions=args.num_partitions)
             itemsets = with_support(pfp, n).persist(StorageLevel.MEMORY_AND_DISK)
-            len_itemsets = itemsets.count()  # in one task (lib/rules/one_task.py), then distributed
+            itemsets.count()  # as mine_rules does: the mining's action, whose count chooses the scoring path
 
             def metrics(one_task_max_itemsets: int):
+                # Timed: the rules with their status from the mined itemsets, materialised by one
+                # action (the status counts); the count of candidates below is the job's summary.
                 scoring = dataclasses.replace(params, one_task_max_itemsets=one_task_max_itemsets)
-                candidates, rules = rules_from_itemsets(itemsets, n, scoring, PruningParams())
-                statuses = dict(rules.groupBy("status").count().collect())
-                count = candidates.count()
-                candidates.unpersist()
-                return count, statuses
+                candidates, rules = rules_from_itemsets(itemsets, n, scoring, PruningParams(), r["itemsets"])
+                return candidates, dict(rules.groupBy("status").count().collect())
 
-            (r["rules"], r["statuses"]), r["metrics_s"] = best_of(args.repeats, lambda: metrics(len_itemsets))
-            _, r["metrics_dist_s"] = best_of(args.repeats, lambda: metrics(0))
+            def count_candidates(scored) -> None:
+                r["rules"] = scored[0].count()
+                scored[0].unpersist()
+
+            one_task, r["metrics_s"] = best_of(args.repeats, lambda: metrics(r["itemsets"]), count_candidates)
+            count_candidates(one_task)
+            r["statuses"] = one_task[1]
+            distributed, r["metrics_dist_s"] = best_of(args.repeats, lambda: metrics(0), count_candidates)
+            count_candidates(distributed)
             itemsets.unpersist()
         pfp.unpersist()
         rows.append(r)

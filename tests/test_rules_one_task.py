@@ -90,6 +90,18 @@ def test_one_task_equals_the_distributed_stages_row_for_row(spark, seed, min_cou
     itemsets.unpersist()
 
 
+def test_uncached_itemsets_are_scored_the_same_as_cached_ones(spark):
+    """A cached frame is read into the task directly; an uncached one is shuffled there, so that
+    its own computation keeps its partitions. Both give the same rules."""
+    baskets = distinct_baskets(5)
+    uncached = mine_itemsets(baskets_frame(spark, baskets), 6, len(baskets), 2)
+    cached = mine_itemsets(baskets_frame(spark, baskets), 6, len(baskets), 2).persist()
+    from_cache = score_rules_in_one_task(cached, len(baskets), 4)
+    assert "Exchange" not in from_cache._jdf.queryExecution().executedPlan().toString()
+    assert_df_equality(score_rules_in_one_task(uncached, len(baskets), 4), from_cache, ignore_row_order=True)
+    cached.unpersist()
+
+
 def test_mine_rules_writes_the_same_rules_whichever_path_scores_them(spark):
     baskets = distinct_baskets(8)
     params = MiningParams(min_count=5, min_confidence=0.3, min_lift=1.0, max_rule_length=4, num_partitions=2)

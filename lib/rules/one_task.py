@@ -18,6 +18,7 @@ in parallel.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import combinations
 
 import numpy as np
@@ -42,6 +43,10 @@ SCORED_RULES_SCHEMA = T.StructType(
         T.StructField("max_sub_confidence", T.DoubleType(), True),  # null for one-item antecedents
     ]
 )
+ITEMSETS_ARROW = pa.schema([
+    pa.field("items", pa.list_(pa.field("element", pa.string(), nullable=False)), nullable=False),
+    pa.field("count", pa.int64(), nullable=False),
+])
 SCORED_RULES_ARROW = pa.schema([
     pa.field("antecedent", pa.list_(pa.field("element", pa.string(), nullable=False)), nullable=False),
     pa.field("consequent", pa.string(), nullable=False),
@@ -100,14 +105,22 @@ def score_rules(itemsets: pa.Table, n_baskets: int, max_rule_length: int) -> pa.
 
 def score_rules_in_one_task(itemsets: DataFrame, n_baskets: int, max_rule_length: int) -> DataFrame:
     """The candidate rules of `itemsets` with counts, every metric, `p_value`, `p_adjusted` and
-    `max_sub_confidence`, in the distributed path's column order: one shuffle into one task."""
+    `max_sub_confidence`, in the distributed path's column order, in one task (no shuffle when
+    `itemsets` is cached, as lib/rules/pipeline.py does)."""
     if max_rule_length < 2:
         raise ValueError(f"max_rule_length must be at least 2, got {max_rule_length}")
-    scored = (
-        itemsets.select("items", "size", "count", F.lit(0).alias("_one_task"))
-        .groupBy("_one_task")
-        .applyInArrow(lambda table: score_rules(table, n_baskets, max_rule_length), SCORED_RULES_SCHEMA)
-    )
+    columns = itemsets.select("items", "count")
+    # A cached frame is read into the one task where its blocks are, with no shuffle; otherwise a
+    # shuffle keeps the computation of `itemsets` spread over its own partitions.
+    one_partition = columns.coalesce(1) if itemsets.storageLevel.useMemory or itemsets.storageLevel.useDisk \
+        else columns.repartition(1)
+
+    def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        received = list(batches)
+        table = pa.Table.from_batches(received) if received else ITEMSETS_ARROW.empty_table()
+        yield from score_rules(table, n_baskets, max_rule_length).to_batches()
+
+    scored = one_partition.mapInArrow(score_partition, SCORED_RULES_SCHEMA)
     with_metrics = with_rule_metrics(with_n(scored, n_baskets))
     scores = ["p_value", "p_adjusted", "max_sub_confidence"]
     counts = [name for name in scored.columns if name not in scores]

@@ -57,16 +57,20 @@ def score_candidates(itemsets: DataFrame, n_baskets: int, max_rule_length: int) 
 
 
 def rules_from_itemsets(
-    itemsets: DataFrame, n_baskets: int, params: MiningParams, pruning: PruningParams
+    itemsets: DataFrame, n_baskets: int, params: MiningParams, pruning: PruningParams, n_itemsets: int | None = None
 ) -> tuple[DataFrame, DataFrame]:
     """(candidates, rules): BH over all candidates, redundancy against all candidates, then the
-    confidence/lift thresholds and the pruning status. `candidates` is persisted. Counts `itemsets`
-    (persist it) to choose between one task and the distributed stages."""
-    if 0 < params.one_task_max_itemsets and itemsets.count() <= params.one_task_max_itemsets:
-        scored = score_rules_in_one_task(itemsets, n_baskets, params.max_rule_length).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        return scored, with_status(filter_thresholds(scored, params.min_confidence, params.min_lift), pruning)
+    confidence/lift thresholds and the pruning status. `candidates` is persisted. `n_itemsets` (the
+    number of rows of `itemsets`, counted here when not given; persist `itemsets`) chooses between
+    one task and the distributed stages."""
+    if params.one_task_max_itemsets > 0:
+        if n_itemsets is None:
+            n_itemsets = itemsets.count()
+        if n_itemsets <= params.one_task_max_itemsets:
+            scored = score_rules_in_one_task(itemsets, n_baskets, params.max_rule_length).persist(
+                StorageLevel.MEMORY_AND_DISK
+            )
+            return scored, with_status(filter_thresholds(scored, params.min_confidence, params.min_lift), pruning)
     candidates = score_candidates(itemsets, n_baskets, params.max_rule_length).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -85,7 +89,8 @@ def mine_rules(baskets: DataFrame, n_baskets: int, params: MiningParams, pruning
     itemsets = with_support(mined, n_baskets).persist(
         StorageLevel.MEMORY_AND_DISK
     )  # MLlib recomputes freqItemsets on every action otherwise
-    candidates, rules = rules_from_itemsets(itemsets, n_baskets, params, pruning)
+    n_itemsets = itemsets.count()  # the action that mines; its count chooses how the rules are scored
+    candidates, rules = rules_from_itemsets(itemsets, n_baskets, params, pruning, n_itemsets)
     kind = params.pfp.itemsets if params.engine == "pfp" else "all"
     if kind == "all":
         return MiningResult(n_baskets, itemsets, candidates, rules)
