@@ -69,6 +69,12 @@ TEST_SPARK = {
     # here, docs/figures.md). Results do not depend on it: Java's float arithmetic is strict (JEP 306).
     # No effect on local[*], whose executor is the driver's JVM. Jobs' own extraJavaOptions still apply.
     "spark.executor.defaultJavaOptions": "-XX:TieredStopAtLevel=1",
+    # The driver likewise, with the serial GC: on local[2] it runs every task too, and its C2
+    # compiler and parallel GC threads compete with them for 2 cores. Side by side on the test shop:
+    # als 0.83, fpgrowth 0.87, graph 1.00 of the default's wall time, driver CPU -30 to -40%; on the
+    # cluster's driver als 0.98, graph 0.89 (docs/figures.md, "CI time, eighth stop"). The pytest
+    # session's own long-lived JVM (tests/conftest.py) keeps the default JIT.
+    "spark.driver.defaultJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
 
 
