@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lib.rules.metrics import with_n, with_rule_metrics
+from lib.rules.metrics import METRICS, with_n, with_rule_metrics
 from lib.rules.significance import bh_adjusted, fisher_greater
 
 SCORED_RULES_SCHEMA = T.StructType(
@@ -121,8 +121,7 @@ def score_rules_in_one_task(itemsets: DataFrame, n_baskets: int, max_rule_length
         yield from score_rules(table, n_baskets, max_rule_length).to_batches()
 
     scored = one_partition.mapInArrow(score_partition, SCORED_RULES_SCHEMA)
-    with_metrics = with_rule_metrics(with_n(scored, n_baskets))
+    # Column names from the schemas, not `.columns`: each of those is a round trip to the JVM.
     scores = ["p_value", "p_adjusted", "max_sub_confidence"]
-    counts = [name for name in scored.columns if name not in scores]
-    metrics = [name for name in with_metrics.columns if name not in scored.columns and name != "n"]
-    return with_metrics.select(*counts, "n", *metrics, *scores)
+    counts = [name for name in SCORED_RULES_SCHEMA.names if name not in scores]
+    return with_rule_metrics(with_n(scored, n_baskets)).select(*counts, "n", *METRICS, *scores)
