@@ -198,8 +198,8 @@ def print_table(rows: list[dict]) -> None:
               f"{fmt(pyfim_s, '7.2f')} {fmt(r.get('mlxtend_s'), '8.1f')} {fmt(mllib_s, '7.1f')} {pfp_s:>6.2f} "
               f"{fmt(pfp_s / pyfim_s if pyfim_s else None, '9.1f')} "
               f"{fmt(mllib_s / pfp_s if mllib_s else None, '9.1f')} {str(r['same_as_mllib']):>6} "
-              f"{str(r['same_as_pyfim']):>6} {fmt(r.get('rules'), '7,')} {fmt(metrics_s, '8.1f')} "
-              f"{fmt(metrics_s / pfp_s if metrics_s else None, '10.2f')} {fmt(r.get('metrics_dist_s'), '9.1f')} "
+              f"{str(r['same_as_pyfim']):>6} {fmt(r.get('rules'), '7,')} {fmt(metrics_s, '8.2f')} "
+              f"{fmt(metrics_s / pfp_s if metrics_s else None, '10.2f')} {fmt(r.get('metrics_dist_s'), '9.2f')} "
               f"{fmt(r['metrics_dist_s'] / pfp_s if r.get('metrics_dist_s') else None, '11.2f')}")
 
 
