@@ -24,7 +24,6 @@ from itertools import combinations
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lib.rules.metrics import METRICS, with_n, with_rule_metrics
