@@ -1,7 +1,7 @@
 """Rules from frequent itemsets, and every rule metric, computed in Spark from basket counts.
 
 For a rule A -> b over n baskets: n_ab baskets hold A and b, n_a hold A, n_b hold b. All metrics are
-Column expressions over these four counts (formulas in readme-parts/rules.md).
+Column expressions over these four counts (formulas in docs/rules.md, "Metrics").
 """
 
 from __future__ import annotations
