@@ -140,3 +140,14 @@ def test_bucketed_bh_equals_the_textbook_procedure_on_random_pvalues(spark):
     )
     actual = with_bh_adjusted(spark.createDataFrame(rows, P_SCHEMA), buckets=7)
     assert_approx_df_equality(actual, expected, precision=1e-12, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_the_metric_columns_built_once_serve_every_frame_with_its_own_counts(spark):
+    """`rule_metric_columns` is built once per process: two frames in turn, each with a part of the
+    hand-computed rules, still get exactly their own values."""
+    for part in (COUNTS[:2], COUNTS[2:]):
+        names = {row[0] for row in part}
+        actual = with_p_value(with_rule_metrics(spark.createDataFrame(part, COUNTS_SCHEMA)))
+        expected = spark.createDataFrame([row for row in EXPECTED if row[0] in names], EXPECTED_SCHEMA)
+        assert_approx_df_equality(actual.select(*EXPECTED_SCHEMA.fieldNames()), expected, precision=1e-12,
+                                  ignore_row_order=True, ignore_nullable=True)
