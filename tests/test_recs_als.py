@@ -7,11 +7,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from chispa import assert_approx_df_equality
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lib.recs.als import AlsParams
+from lib.recs.als import AlsParams, with_int_ids
 from lib.recs.pipeline import als_training_set, recommend_als_with_cold_start, train_als
 from lib.recs.similar import similar_items
 from lib.schemas.recs import ID_MAP_ITEMS_SCHEMA, RECOMMENDATIONS_SCHEMA
@@ -87,6 +88,22 @@ def test_train_als_keeps_existing_ids_and_maps_every_item(fitted_recs):
     item_ids = {r.item_id: r.item_idx for r in fitted.item_ids.collect()}
     assert item_ids == {"zz-retired": 0, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6}
     assert fitted.model.itemFactors.count() == 6
+
+
+def test_int_ids_map_every_row_and_an_unmapped_id_fails_naming_it(spark):
+    users = spark.createDataFrame([("u1", 0), ("u2", 1)], "user_id string, user_idx int")
+    items = spark.createDataFrame([("a", 0), ("b", 1)], "item_id string, item_idx int")
+    mapped = spark.createDataFrame([("u1", "a", 2.0), ("u2", "b", 0.5), ("u2", "a", 1.0)],
+                                   "user_id string, item_id string, confidence double")
+    assert_df_equality(
+        with_int_ids(mapped, users, items),
+        spark.createDataFrame([(0, 0, 2.0), (1, 1, 0.5), (1, 0, 1.0)], "user_idx int, item_idx int, confidence float"),
+        ignore_row_order=True, ignore_nullable=True,
+    )
+    for user, item in (("u3", "a"), ("u1", "z"), (None, "a")):
+        unmapped = mapped.unionByName(spark.createDataFrame([(user, item, 1.0)], mapped.schema))
+        with pytest.raises(PySparkException, match=f"no integer id for user '{user or 'null'}' / item '{item}' in the id maps"):
+            with_int_ids(unmapped, users, items).collect()
 
 
 def factor_table(spark, n_items: int, rank: int, seed: int):

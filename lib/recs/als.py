@@ -65,15 +65,19 @@ def build_als(params: AlsParams) -> ALS:
 def with_int_ids(confidence: DataFrame, user_ids: DataFrame, item_ids: DataFrame) -> DataFrame:
     """(user_idx, item_idx, confidence) from (user_id, item_id, confidence) and the two id maps.
 
-    Every user and item must be in its map: a missing id is an error, never a silent drop.
+    Every user and item must be in its map: a missing id fails whatever consumes the frame (ALS's fit)
+    with an error naming the user and item, never a silent drop. The check is part of the one pass
+    that reads the rows: a separate check action would compute both joins a second time.
     """
     joined = confidence.join(user_ids, on="user_id", how="left").join(item_ids, on="item_id", how="left")
-    unmapped = joined.where(F.col(USER_IDX_COL).isNull() | F.col(ITEM_IDX_COL).isNull()).limit(1).collect()
-    if unmapped:
-        row = unmapped[0]
-        raise ValueError(f"no integer id for user '{row['user_id']}' / item '{row['item_id']}' in the id maps")
+    unmapped = F.col(USER_IDX_COL).isNull() | F.col(ITEM_IDX_COL).isNull()
+    error = F.raise_error(F.format_string(
+        "no integer id for user '%s' / item '%s' in the id maps", F.col("user_id"), F.col("item_id")
+    ))
     return joined.select(
-        F.col(USER_IDX_COL).cast("int"), F.col(ITEM_IDX_COL).cast("int"), F.col("confidence").cast("float")
+        F.when(unmapped, error).otherwise(F.col(USER_IDX_COL)).cast("int").alias(USER_IDX_COL),
+        F.col(ITEM_IDX_COL).cast("int"),
+        F.col("confidence").cast("float"),
     )
 
 
