@@ -1,6 +1,6 @@
 """ALS tuning: blocks, intermediateStorageLevel, blockSize, native BLAS; job vs bare MLlib vs implicit CG.
 
-    flock /work/locks/heavy.lock env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_als_tuning.py \
+    env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_als_tuning.py \
         [--interactions 1000000 --users 50000 --items 10000 --rank 64 --iters 15 --sweep-iters 5] \
         [--skip-native] [--skip-sweep]
 

@@ -1,7 +1,7 @@
 """Benchmark: text embeddings — titles/s of the encoder, and the embed job's wall time on the Online
 Retail catalogue (~4,000 items) and on a synthetic 100,000-item catalogue.
 
-    flock /work/locks/heavy.lock env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_embed.py \
+    env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_embed.py \
         [--retail-warehouse /tmp/cobuy-bench-embed-retail] [--synthetic-items 100000] [--cores 2]
 
 Online Retail's `items` table comes from jobs/ingest.py (run into the retail warehouse when it has no

@@ -8,7 +8,7 @@ never looked at while choosing parameters.
 One command builds what it needs and evaluates the seven sources of conf/recommender.toml
 (popularity, buy_again, co_occurrence, als, text, next_purchase, graph) and the hybrid:
 
-    flock /work/locks/heavy.lock .venv/bin/python bench/bench_evaluate_online_retail.py \
+    .venv/bin/python bench/bench_evaluate_online_retail.py \
         --warehouse /tmp/cobuy-or --ingest-from ../shared/datasets/online_retail
 
 - `events` and `items`: jobs/ingest.py over the whole year (when the warehouse has no `items`);
@@ -30,20 +30,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lib.schemas.evaluation import EVALUATION_METRICS, WINDOW_FINAL
 from lib.schemas.events import EVENTS, ITEMS
 from lib.schemas.text import ITEM_EMBEDDINGS
 from lib.session import build_session
 from lib.storage import TableStore
-from job_process import local_job_command, run_job_process
+from evaluation_bench import SESSION_CONF, build_no_repeat, final_figures, print_final_table, run_job_timed
 
 RUN_DATE = "2011-12-09"
 NON_PRODUCT = ["POST", "DOT", "M", "m", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B"]
@@ -68,9 +66,6 @@ OLD_GRID_OVERRIDES = [  # the four old sources: 4 ALS points x 38 hybrid points 
     "hybrid_grid.weights={popularity = [0.0, 0.1], co_occurrence = [0.0, 0.3, 1.0], als = [0.0, 0.3, 1.0]}",
     'hybrid_grid.normalisation=["rank", "minmax"]',
 ]
-JOB_ENV = {"COBUY_PSEUDONYM_SECRET": "bench-secret"}
-SESSION_CONF = {"spark.master": "local[2]", "spark.driver.memory": "4g", "spark.sql.shuffle.partitions": "4",
-                "spark.ui.enabled": "false"}
 
 
 
@@ -102,30 +97,6 @@ def stand_in_events(spark: SparkSession, folder: str) -> DataFrame:
     )
 
 
-def no_repeat_events(events: DataFrame) -> DataFrame:
-    """MovieLens-style: each (user, item) purchased once, at its first purchase; no returns."""
-    first = Window.partitionBy("user_id", "item_id").orderBy(F.col("event_time").asc(), F.col("event_id").asc())
-    purchases = events.where((F.col("event_type") == "purchase") & F.col("user_id").isNotNull())
-    return purchases.withColumn("n", F.row_number().over(first)).where(F.col("n") == 1).drop("n")
-
-
-def build_no_repeat(source_warehouse: str, warehouse: str) -> None:
-    """The no-repeat `events`, and the source's `items` and `item_embeddings` as they are (item-level
-    tables: text and graph need them), so every source of the recommender config runs on the copy."""
-    spark = build_session("cobuy-bench-evaluate-no-repeat", SESSION_CONF)
-    try:
-        source, target = TableStore(spark, source_warehouse, "auto"), TableStore(spark, warehouse, "auto")
-        if not target.exists(EVENTS):
-            target.overwrite(EVENTS, no_repeat_events(source.read(EVENTS)))
-        for table in (ITEMS, ITEM_EMBEDDINGS):
-            if source.exists(table) and not target.exists(table):
-                frame = source.read(table)
-                target.overwrite(table, frame, partition_by=("dt",) if "dt" in frame.columns else ())
-        print(f"no-repeat events (and the source's items, item_embeddings) in {warehouse}")
-    finally:
-        spark.stop()
-
-
 def build_events(warehouse: str, folder: str | None) -> bool:
     spark = build_session("cobuy-bench-evaluate-events", SESSION_CONF)
     try:
@@ -145,16 +116,6 @@ def build_events(warehouse: str, folder: str | None) -> bool:
         spark.stop()
 
 
-def run_job_timed(name: str, *args: str) -> float:
-    """One job as its own process (like spark-submit), wall time incl. JVM start; fails loudly."""
-    print(f"running: jobs/{name}.py {' '.join(args)}", flush=True)
-    done = run_job_process(name, local_job_command(sys.executable, name, args),
-                           {**os.environ, **JOB_ENV, "PYSPARK_PYTHON": sys.executable})
-    print(done.stdout, end="")
-    print(f"jobs/{name}.py took {done.wall_s:.1f}s: {done.summary[:300]}", flush=True)
-    return done.wall_s
-
-
 def build_warehouse(warehouse: str, folder: str | None) -> bool:
     """events + items by jobs/ingest.py (the whole year), item_embeddings by jobs/embed.py, when missing."""
     def has(table: str) -> bool:
@@ -170,20 +131,6 @@ def build_warehouse(warehouse: str, folder: str | None) -> bool:
     if not has(ITEM_EMBEDDINGS):
         run_job_timed("embed", "--date", RUN_DATE, "--set", f"storage.warehouse={warehouse}")
     return True
-
-
-def final_figures(warehouse: str, run_id: str) -> list[dict]:
-    """The selected rows of the final window of this run (a few dozen rows)."""
-    spark = build_session("cobuy-bench-evaluate-read", SESSION_CONF)
-    try:
-        day = dt.date.fromisoformat(RUN_DATE)
-        table = TableStore(spark, warehouse, "auto").read(EVALUATION_METRICS, start=day, end=day)
-        rows = table.where(
-            (F.col("run_id") == run_id) & (F.col("window") == WINDOW_FINAL) & F.col("selected")
-        ).collect()
-        return [r.asDict() for r in rows]
-    finally:
-        spark.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,31 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\njobs/evaluate.py (tuning grid + final window, incl. JVM start) took {elapsed:.1f}s")
 
-    rows = final_figures(warehouse, run_id)
+    rows = final_figures(warehouse, run_id, dt.date.fromisoformat(RUN_DATE))
+    print_final_table(rows)  # selection slice new_items: the serving default excludes bought items
     value = {(r["model"], r["view"], r["slice"], r["metric"]): r["value"] for r in rows}
-    models = sorted({r["model"] for r in rows}, key=lambda m: (m == "hybrid", m))
-    selection = "new_items"  # the serving default excludes bought items
-    print("\nfinal window, ndcg@10 / recall@10 per view and slice:")
-    print(f"{'model':14}" + "".join(f"{v + '/' + s:>28}" for v in ("window", "next_basket")
-                                     for s in ("all", "new_items", "cold_items")))
-    for m in models:
-        cells = [f"{(value.get((m, v, s, 'ndcg')) or 0.0):.4f} / {(value.get((m, v, s, 'recall')) or 0.0):.4f}"
-                 for v in ("window", "next_basket") for s in ("all", "new_items", "cold_items")]
-        print(f"{m:14}" + "".join(f"{c:>28}" for c in cells))
-    ndcg = {m: value.get((m, "window", selection, "ndcg")) or 0.0 for m in models}
-    best_single = max((m for m in models if m != "hybrid"), key=lambda m: ndcg[m])
-    verdict = "is not worse than" if ndcg["hybrid"] >= ndcg[best_single] else "is WORSE than"
-    print(f"hybrid NDCG@10 (window/{selection}) {ndcg['hybrid']:.4f} {verdict} the best single model "
-          f"({best_single} {ndcg[best_single]:.4f})")
-    hybrid_params = next((r["params"] for r in rows if r["model"] == "hybrid"), "")
-    print(f"chosen hybrid: {hybrid_params}")
-    print("\nthe same table as markdown (ndcg@10 / recall@10):")
-    cols = [(v, s) for v in ("window", "next_basket") for s in ("all", "new_items", "cold_items")]
-    print("| model | " + " | ".join(f"{v}/{s}" for v, s in cols) + " |")
-    print("|---|" + "---|" * len(cols))
-    for m in models:
-        print(f"| {m} | " + " | ".join(f"{(value.get((m, v, s, 'ndcg')) or 0.0):.4f} / "
-                                        f"{(value.get((m, v, s, 'recall')) or 0.0):.4f}" for v, s in cols) + " |")
+    models = sorted({r["model"] for r in rows})
     cold = {m: value.get((m, "window", "cold_items", "recall")) or 0.0 for m in models}
     print(f"\nrecall@10 window/new_items: hybrid {value.get(('hybrid', 'window', 'new_items', 'recall')) or 0.0:.4f} "
           "(issue 14 target >= 0.055; previous best 0.044)")

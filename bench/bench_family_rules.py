@@ -1,6 +1,6 @@
 """Benchmark: fpgrowth's category rules on Online Retail through product families (issue 12).
 
-    flock /work/locks/heavy.lock .venv/bin/python bench/bench_family_rules.py --warehouse /tmp/bench-or \
+    .venv/bin/python bench/bench_family_rules.py --warehouse /tmp/bench-or \
         [--category-min-support 0.1] [--date 2011-12-09]
 
 Online Retail has no category tree, so jobs/fpgrowth.py rolls items up to their `item_families`

@@ -1,7 +1,7 @@
 """Benchmark: the product graph's build and propagation wall times; the graph recommender on a split.
 
-    flock /work/locks/heavy.lock .venv/bin/python bench/bench_graph.py online_retail [--warehouse /tmp/cobuy-or]
-    flock /work/locks/heavy.lock .venv/bin/python bench/bench_graph.py synthetic [--items 100000]
+    .venv/bin/python bench/bench_graph.py online_retail [--warehouse /tmp/cobuy-or]
+    .venv/bin/python bench/bench_graph.py synthetic [--items 100000]
 
 online_retail: `jobs/ingest.py` (whole year; skipped when the warehouse has `events`) -> `jobs/fpgrowth.py`
 -> `jobs/als.py` -> `jobs/graph.py` with spark-submit (each job's wall time printed), then in this

@@ -1,8 +1,8 @@
 """Benchmark: purchase paths and item2vec — wall times, Word2Vec numPartitions, next-basket quality.
 
-    flock /work/locks/heavy.lock env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_paths.py \
+    env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_paths.py \
         --dataset synthetic [--sessions-per-day 1400 --days 90]
-    flock /work/locks/heavy.lock env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_paths.py \
+    env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_paths.py \
         --dataset online_retail [--warehouse /tmp/cobuy-bench-paths-or]   # ingests first unless --reuse
 
 Times (one run each, local[2]): sequences, PrefixSpan paths, next items, item2vec per numPartitions,

@@ -1,6 +1,6 @@
 """Benchmark: the pfp engine vs MLlib FPGrowth vs pyfim single-process vs mlxtend, with exactness checks.
 
-    flock /work/locks/heavy.lock env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_pfp.py \
+    env PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/bench_pfp.py \
         [--datasets retail,online_retail,synthetic] [--supports 0.002,0.001] [--groups 2] \
         [--online-retail-supports 0.01,0.005] [--synthetic-scales 1] [--synthetic-orders 100000] \
         [--mlxtend] [--skip-mllib] [--metrics]
