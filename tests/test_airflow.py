@@ -3,7 +3,9 @@
 - integrity: the DAG file imports into a DagBag with no errors, the task graph is the designed one,
   Variables reach the DAG, the templated fields render for a date, the evaluation gate decides right;
 - end to end: `airflow dags test` on a small synthetic shop, twice for the same date: first with
-  Spark local[2], then on a two-worker standalone cluster (tests/standalone.py). The warehouse is on
+  Spark local[2], its tasks run by LocalExecutor two at a time (an api-server serves their
+  supervisors), then on a two-worker standalone cluster (tests/standalone.py), the tasks in turn
+  (`--mark-success-pattern` works only without an executor). The warehouse is on
   object storage: `s3a://` on a moto S3 server on 127.0.0.1 (tests/s3_helpers.py), through hadoop-aws
   on the driver's and executors' class path, committed by delta-spark; the raw landing files stay on
   this machine's disk. Every task succeeds, the output tables exist for the date, and the cluster's
@@ -24,6 +26,7 @@ import re
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,7 +34,7 @@ import pytest
 import pyarrow as pa
 from deploy_helpers import (
     AIRFLOW_BIN, APPEND_ONLY_TABLES, PIPELINE_FILE, PSEUDONYM_SECRET, RUN_DATE, SHOP_DAYS, TEST_SPARK, VENV_BIN,
-    assert_tables_equal, build_package, dump_toml, existing_jobs, landing_days, read_pipeline, row_counts,
+    assert_tables_equal, build_package, dump_toml, existing_jobs, free_port, landing_days, read_pipeline, row_counts,
     run_in_session, run_logged, runnable_pipeline, without_run_metadata, write_overlay,
 )
 from s3_helpers import S3A_JARS, S3Server, moto_s3
@@ -53,6 +56,9 @@ SPARK_TASKS = {"ingest", "fpgrowth", "als", "evaluate", "maintenance", "embed", 
 # FPGrowth, the encoder in a pandas UDF with float32 products, the graph's float sums and top-k ties.
 # ingest, paths, evaluate, maintenance and report run in the local pass on the same s3a warehouse.
 CLUSTER_RERUN_TASKS = None if os.environ.get("COBUY_E2E_FULL_CLUSTER") == "1" else {"embed", "als", "fpgrowth", "graph"}
+# Tasks the local run's LocalExecutor runs side by side (each a local[2] spark-submit on 2 cores: much
+# of a small job is one-threaded JVM start, planning and Delta's log, so two overlap well).
+LOCAL_RUN_PARALLELISM = 2
 
 PROBE = r"""
 import datetime as dt, json, sys
@@ -236,6 +242,36 @@ def complete_runs(job_runs: pa.Table, run_date: dt.date) -> dict[str, int]:
     return counts
 
 
+def start_execution_api_server(airflow: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Airflow's execution API alone (what LocalExecutor's task supervisors call), one worker."""
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [airflow, "api-server", "--apps", "execution", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+
+
+def wait_until_healthy(server: subprocess.Popen, port: int, log: Path, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"the api-server exited ({server.returncode}):\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/execution/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the api-server did not answer in {timeout_s:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     if not list(S3A_JARS.glob("hadoop-aws-*.jar")):
@@ -247,7 +283,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 @pytest.mark.cluster
 def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equal_outputs(
     airflow_python: Path, cluster: StandaloneCluster, s3: S3Server, spark, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
     """`airflow dags test` twice for one date on one warehouse in S3: first with Spark local[2], then
     again with the Spark connection pointing at a two-worker standalone cluster. Every task succeeds
@@ -262,6 +298,28 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
     pipeline, pre_steps = runnable_pipeline(read_pipeline(), existing_jobs())
     (tmp_path / "pipeline.toml").write_text(dump_toml(pipeline))
     log = tmp_path / "airflow.log"
+    home = tmp_path / "airflow"
+    api_port = free_port()
+    env = airflow_env(
+        home,
+        AIRFLOW__CORE__DAGS_FOLDER=str(package / "airflow" / "dags"),
+        COBUY_PIPELINE=str(tmp_path / "pipeline.toml"),
+        AIRFLOW_VAR_COBUY_ENV="e2e",
+        AIRFLOW_VAR_COBUY_RETRIES="0",
+        AIRFLOW_VAR_COBUY_SPARK_BIN_DIR=str(VENV_BIN),
+        AIRFLOW_VAR_COBUY_PSEUDONYM_SECRET=PSEUDONYM_SECRET,
+        # The local run's tasks go through LocalExecutor, two at a time, as a deployment's workers run
+        # the DAG's independent branches side by side; their supervisors report to this api-server.
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM=str(LOCAL_RUN_PARALLELISM),
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{api_port}/execution/",
+        AIRFLOW__API_AUTH__JWT_SECRET="cobuy-e2e-jwt-secret",
+    )
+    airflow = str(airflow_python.parent / "airflow")
+    run_logged([airflow, "db", "migrate"], log, env=env, timeout=300)
+    api_server = start_execution_api_server(airflow, api_port, env, tmp_path / "api-server.log")
+    request.addfinalizer(lambda: stop(api_server))
+
     # The shop's history, delivered before the day the DAG runs: written by the same jobs in the test
     # session's warm JVM on local disk (a spark-submit each cost ~80 s on 2 cores), then copied into
     # the bucket (Delta's log holds relative paths). Pseudonyms use the DAG's secret.
@@ -273,25 +331,16 @@ def test_airflow_runs_the_pipeline_locally_then_reruns_it_on_a_cluster_with_equa
         run_in_session(job, "history", package / "conf", args)
     s3.upload_tree(history_warehouse, warehouse_prefix)
     history = time.monotonic() - started
-
-    home = tmp_path / "airflow"
-    env = airflow_env(
-        home,
-        AIRFLOW__CORE__DAGS_FOLDER=str(package / "airflow" / "dags"),
-        COBUY_PIPELINE=str(tmp_path / "pipeline.toml"),
-        AIRFLOW_VAR_COBUY_ENV="e2e",
-        AIRFLOW_VAR_COBUY_RETRIES="0",
-        AIRFLOW_VAR_COBUY_SPARK_BIN_DIR=str(VENV_BIN),
-        AIRFLOW_VAR_COBUY_PSEUDONYM_SECRET=PSEUDONYM_SECRET,
-    )
-    airflow = str(airflow_python.parent / "airflow")
-    run_logged([airflow, "db", "migrate"], log, env=env, timeout=300)
+    wait_until_healthy(api_server, api_port, tmp_path / "api-server.log")
 
     def dags_test(master: str, marked_successful: tuple[str, ...] = ()) -> float:
+        """`airflow dags test`: through the executor, or, when some tasks are to be marked successful
+        (which only the executor-less loop honours), each task in turn in this process."""
         began = time.monotonic()
         connection = json.dumps({"conn_type": "spark", "host": master})
-        skip = ["--mark-success-pattern", f"^({'|'.join(marked_successful)})$"] if marked_successful else []
-        run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE), *skip], log,
+        how = (["--mark-success-pattern", f"^({'|'.join(marked_successful)})$"] if marked_successful
+               else ["--use-executor"])
+        run_logged([airflow, "dags", "test", DAG_ID, str(RUN_DATE), *how], log,
                    env={**env, "AIRFLOW_CONN_COBUY_SPARK": connection}, timeout=2400)
         return time.monotonic() - began
 
