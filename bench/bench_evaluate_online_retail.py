@@ -41,7 +41,9 @@ from lib.schemas.events import EVENTS, ITEMS
 from lib.schemas.text import ITEM_EMBEDDINGS
 from lib.session import build_session
 from lib.storage import TableStore
-from evaluation_bench import SESSION_CONF, build_no_repeat, final_figures, print_final_table, run_job_timed
+from evaluation_bench import (
+    SESSION_CONF, build_no_repeat, final_figures, has_table, print_final_table, run_job_timed,
+)
 
 RUN_DATE = "2011-12-09"
 NON_PRODUCT = ["POST", "DOT", "M", "m", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B"]
@@ -118,17 +120,14 @@ def build_events(warehouse: str, folder: str | None) -> bool:
 
 def build_warehouse(warehouse: str, folder: str | None) -> bool:
     """events + items by jobs/ingest.py (the whole year), item_embeddings by jobs/embed.py, when missing."""
-    def has(table: str) -> bool:
-        return (Path(warehouse) / table / "_delta_log").is_dir()
-
-    if not has(ITEMS):
+    if not has_table(warehouse, ITEMS):
         if not folder:
             print(f"no items table in {warehouse}: pass --ingest-from ../shared/datasets/online_retail",
                   file=sys.stderr)
             return False
         run_job_timed("ingest", "--from", "2010-12-01", "--to", RUN_DATE, "--set", "source=online_retail",
                       "--input", str(Path(folder).resolve()), "--set", f"storage.warehouse={warehouse}")
-    if not has(ITEM_EMBEDDINGS):
+    if not has_table(warehouse, ITEM_EMBEDDINGS):
         run_job_timed("embed", "--date", RUN_DATE, "--set", f"storage.warehouse={warehouse}")
     return True
 
